@@ -1,0 +1,111 @@
+"""The `graphql-api` command: serve, migrate, seed, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import uvicorn
+
+from graphql_api.db.engine import create_engine
+from graphql_api.db.migrations import migrate as run_migrations
+from graphql_api.seeding import generator, writer
+from graphql_api.settings import Settings
+
+
+async def _seed(
+    settings: Settings, sizes: generator.Sizes, seed: int, *, only_if_empty: bool
+) -> bool:
+    engine = create_engine(settings)
+    try:
+        if only_if_empty and not await writer.is_empty(engine):
+            return False
+        today = datetime.now(UTC).date()
+        await writer.write(engine, generator.generate(sizes, seed, today))
+        return True
+    finally:
+        await engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """GraphQL API for private-markets data: funds, investors and investments."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default: HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: PORT, 8000).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
+)
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str | None, port: int | None, workers: int, reload: bool) -> None:
+    """Apply migrations, load demo data into an empty embedded database, and serve."""
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    run_migrations(settings.database_url)
+    if settings.demo_data and asyncio.run(
+        _seed(settings, generator.DEMO, seed=42, only_if_empty=True)
+    ):
+        click.echo("Loaded the demo data set into the empty database.")
+    click.echo(f"GraphiQL: http://{host}:{port}/graphql")
+    uvicorn.run(
+        "graphql_api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if not reload else None,
+        reload=reload,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision (or base).")
+def migrate(revision: str) -> None:
+    """Upgrade the database to the latest schema (or move it to --revision)."""
+    direction = run_migrations(Settings().database_url, revision)
+    click.echo(f"Database migrated ({direction}) to {revision}.")
+
+
+@main.command()
+@click.option("--funds", type=click.IntRange(0), default=200, show_default=True)
+@click.option("--investors", type=click.IntRange(0), default=2_000, show_default=True)
+@click.option("--investments", type=click.IntRange(0), default=20_000, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--append", is_flag=True, help="Add to a database that already has data.")
+def seed(funds: int, investors: int, investments: int, seed_value: int, append: bool) -> None:
+    """Insert a deterministic generated data set (same seed, same data)."""
+    settings = Settings()
+    run_migrations(settings.database_url)
+    started = time.perf_counter()
+    sizes = generator.Sizes(funds=funds, investors=investors, investments=investments)
+    if not asyncio.run(_seed(settings, sizes, seed_value, only_if_empty=not append)):
+        raise click.ClickException("The database already has data; pass --append to add more.")
+    click.echo(
+        f"Seeded {funds} funds, {investors} investors and {investments} investments "
+        f"in {time.perf_counter() - started:.1f}s."
+    )
+
+
+@main.command("export-schema")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def export_schema(output: Path | None) -> None:
+    """Write the GraphQL schema (SDL) to --output, or to standard output."""
+    from graphql_api.schema.build import build_schema  # noqa: PLC0415 (keeps other commands fast)
+
+    sdl = build_schema(Settings(introspection_enabled=True)).as_str() + "\n"
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl)
+        click.echo(f"Wrote {output}.", err=True)

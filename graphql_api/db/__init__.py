@@ -1,0 +1,1 @@
+"""Persistence infrastructure: engine, sessions, column types and the models."""

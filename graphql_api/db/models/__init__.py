@@ -1,0 +1,7 @@
+"""Every model, imported here so `Base.metadata` knows all tables (Alembic needs that)."""
+
+from graphql_api.db.models.fund import Fund, FundStatus
+from graphql_api.db.models.investment import Investment
+from graphql_api.db.models.investor import Investor, InvestorType
+
+__all__ = ["Fund", "FundStatus", "Investment", "Investor", "InvestorType"]

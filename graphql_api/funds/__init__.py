@@ -1,0 +1,1 @@
+"""Funds: vehicles that raise capital from investors, up to an optional hard cap."""

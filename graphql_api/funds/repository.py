@@ -1,0 +1,126 @@
+"""All SQL about funds.
+
+Reads select plain columns (rows, not ORM objects): a page of funds is built
+without identity-map bookkeeping. Writes use the ORM entity, whose
+`version_id_col` makes a concurrent overwrite fail instead of being lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.filtering import all_conditions
+from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
+from graphql_api.db.models import Fund, FundStatus
+from graphql_api.funds.filters import FundFilter, FundOrder, FundSortField
+
+FundRow = AnyRow
+
+FUND_COLUMNS = (
+    Fund.id,
+    Fund.name,
+    Fund.vintage_year,
+    Fund.target_size_usd,
+    Fund.hard_cap_usd,
+    Fund.committed_usd,
+    Fund.status,
+    Fund.version,
+    Fund.created_at,
+    Fund.updated_at,
+)
+
+_SORTABLES = {
+    FundSortField.NAME: Sortable("NAME", Fund.name, "name", str),
+    FundSortField.VINTAGE_YEAR: Sortable("VINTAGE_YEAR", Fund.vintage_year, "vintage_year", int),
+    FundSortField.TARGET_SIZE_USD: Sortable(
+        "TARGET_SIZE_USD", Fund.target_size_usd, "target_size_usd", Decimal
+    ),
+    FundSortField.CREATED_AT: Sortable("CREATED_AT", Fund.created_at, "created_at", datetime),
+    FundSortField.UPDATED_AT: Sortable("UPDATED_AT", Fund.updated_at, "updated_at", datetime),
+}
+_ID = Sortable("ID", Fund.id, "id", uuid.UUID)
+DEFAULT_ORDER: FundOrder = ((FundSortField.CREATED_AT, False),)
+
+
+def ordering(order: FundOrder) -> Ordering:
+    """The full keyset ordering for the requested terms (creation order by default)."""
+    terms = order or DEFAULT_ORDER
+    return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
+
+
+def _conditions(criteria: FundFilter | None) -> list[Any]:
+    if criteria is None:
+        return []
+    return all_conditions(
+        [
+            (criteria.name, Fund.name),
+            (criteria.status, Fund.status),
+            (criteria.vintage_year, Fund.vintage_year),
+            (criteria.target_size_usd, Fund.target_size_usd),
+            (criteria.created_at, Fund.created_at),
+            (criteria.updated_at, Fund.updated_at),
+        ]
+    )
+
+
+async def fetch_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[FundRow]:
+    result = await session.execute(select(*FUND_COLUMNS).where(Fund.id.in_(ids)))
+    return list(result.all())
+
+
+async def fetch_page(
+    session: AsyncSession, criteria: FundFilter | None, order: Ordering, window: Window
+) -> Page[FundRow]:
+    statement = select(*FUND_COLUMNS).where(*_conditions(criteria))
+    result = await session.execute(paginate(statement, order.keys, window))
+    return to_page(result.all(), window)
+
+
+async def count(session: AsyncSession, criteria: FundFilter | None) -> int:
+    statement = select(func.count()).select_from(Fund).where(*_conditions(criteria))
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def get_for_update(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
+    """The fund entity, row-locked on PostgreSQL until the transaction ends."""
+    statement = select(Fund).where(Fund.id == fund_id).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
+    return await session.get(Fund, fund_id)
+
+
+def add(session: AsyncSession, fund: Fund) -> None:
+    session.add(fund)
+
+
+async def reserve_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: Decimal) -> bool:
+    """Add `amount` to the fund's committed total if it is open and stays under its cap.
+
+    One conditional UPDATE decides and reserves atomically: PostgreSQL locks the
+    row and re-checks the condition against the latest committed total, so
+    parallel commitments can never overshoot the hard cap. False when refused.
+    """
+    statement = (
+        update(Fund)
+        .where(
+            Fund.id == fund_id,
+            Fund.status != FundStatus.CLOSED,
+            or_(
+                Fund.hard_cap_usd.is_(None),
+                Fund.committed_usd + amount <= Fund.hard_cap_usd,
+            ),
+        )
+        .values(committed_usd=Fund.committed_usd + amount)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -1,0 +1,217 @@
+"""Use cases and rules for funds (SPEC §2). Never commits; never imports GraphQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.keyset import Ordering, Page, Window
+from graphql_api.db.models import Fund, FundStatus
+from graphql_api.errors import (
+    ErrorCode,
+    FundClosedError,
+    HardCapExceededError,
+    InvalidInputError,
+    InvalidStatusTransitionError,
+    NotFoundError,
+    VersionConflictError,
+    Violation,
+)
+from graphql_api.funds import repository
+from graphql_api.funds.filters import FundFilter, FundOrder
+from graphql_api.funds.repository import FundRow
+from graphql_api.partial import UNSET, Unset
+from graphql_api.validation import check_money, clean_name
+
+MIN_VINTAGE_YEAR = 1900
+VINTAGE_YEARS_AHEAD = 5
+
+ALLOWED_TRANSITIONS: dict[FundStatus, frozenset[FundStatus]] = {
+    FundStatus.FUNDRAISING: frozenset({FundStatus.INVESTING, FundStatus.CLOSED}),
+    FundStatus.INVESTING: frozenset({FundStatus.CLOSED}),
+    FundStatus.CLOSED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewFund:
+    """What a caller provides to create a fund."""
+
+    name: str
+    vintage_year: int
+    target_size_usd: Decimal
+    hard_cap_usd: Decimal | None = None
+    status: FundStatus = FundStatus.FUNDRAISING
+
+
+@dataclass(frozen=True, slots=True)
+class FundChanges:
+    """A partial update: `UNSET` fields stay as they are."""
+
+    name: str | Unset = UNSET
+    vintage_year: int | Unset = UNSET
+    target_size_usd: Decimal | Unset = UNSET
+    hard_cap_usd: Decimal | Unset | None = UNSET
+    status: FundStatus | Unset = UNSET
+
+
+def can_transition(current: FundStatus, new: FundStatus) -> bool:
+    """Forward only; staying in the same status is a no-op and always allowed."""
+    return new == current or new in ALLOWED_TRANSITIONS[current]
+
+
+def _check_vintage_year(year: int, today: date) -> list[Violation]:
+    latest = today.year + VINTAGE_YEARS_AHEAD
+    if MIN_VINTAGE_YEAR <= year <= latest:
+        return []
+    message = f"Vintage year must be between {MIN_VINTAGE_YEAR} and {latest}."
+    return [Violation(ErrorCode.VALIDATION, message, ("vintage_year",))]
+
+
+def _check_sizes(target: Decimal, hard_cap: Decimal | None) -> list[Violation]:
+    problems = check_money(target, "target_size_usd", label="Target size")
+    if hard_cap is not None:
+        cap_problems = check_money(hard_cap, "hard_cap_usd", label="Hard cap")
+        if not cap_problems and not problems and hard_cap < target:
+            cap_problems.append(
+                Violation(
+                    ErrorCode.VALIDATION,
+                    "Hard cap must be greater than or equal to the target size.",
+                    ("hard_cap_usd",),
+                )
+            )
+        problems.extend(cap_problems)
+    return problems
+
+
+def ordering(order: FundOrder) -> Ordering:
+    """The full keyset ordering for the requested sort terms."""
+    return repository.ordering(order)
+
+
+async def create_fund(session: AsyncSession, new: NewFund, *, today: date) -> Fund:
+    """Validate every field, then add the fund to the session."""
+    name, problems = clean_name(new.name, "name")
+    problems += _check_vintage_year(new.vintage_year, today)
+    problems += _check_sizes(new.target_size_usd, new.hard_cap_usd)
+    if problems:
+        raise InvalidInputError(problems)
+    fund = Fund(
+        name=name,
+        vintage_year=new.vintage_year,
+        target_size_usd=new.target_size_usd,
+        hard_cap_usd=new.hard_cap_usd,
+        status=new.status,
+    )
+    repository.add(session, fund)
+    await session.flush()
+    return fund
+
+
+async def update_fund(
+    session: AsyncSession,
+    fund_id: uuid.UUID,
+    changes: FundChanges,
+    *,
+    expected_version: int | None,
+    today: date,
+) -> Fund:
+    """Apply a partial update under a row lock; only real changes bump the version."""
+    fund = await repository.get_for_update(session, fund_id)
+    if fund is None:
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "id")
+    if expected_version is not None and expected_version != fund.version:
+        raise VersionConflictError.single(
+            ErrorCode.VERSION_CONFLICT,
+            f"Fund was changed by someone else: expected version {expected_version}, "
+            f"current version is {fund.version}.",
+            "expected_version",
+        )
+    values = _validated_changes(fund, changes, today)
+    for attribute, value in values.items():
+        if getattr(fund, attribute) != value:
+            setattr(fund, attribute, value)
+    await session.flush()
+    return fund
+
+
+def _validated_changes(fund: Fund, changes: FundChanges, today: date) -> dict[str, object]:
+    problems: list[Violation] = []
+    values: dict[str, object] = {}
+    if changes.name is not UNSET:
+        values["name"], name_problems = clean_name(changes.name, "name")
+        problems += name_problems
+    if changes.vintage_year is not UNSET:
+        problems += _check_vintage_year(changes.vintage_year, today)
+        values["vintage_year"] = changes.vintage_year
+    target = fund.target_size_usd if changes.target_size_usd is UNSET else changes.target_size_usd
+    cap = fund.hard_cap_usd if changes.hard_cap_usd is UNSET else changes.hard_cap_usd
+    if changes.target_size_usd is not UNSET or changes.hard_cap_usd is not UNSET:
+        problems += _check_sizes(target, cap)
+        if cap is not None and cap < fund.committed_usd and not problems:
+            problems.append(
+                Violation(
+                    ErrorCode.VALIDATION,
+                    f"Hard cap cannot be below the {fund.committed_usd:.2f} already committed.",
+                    ("hard_cap_usd",),
+                )
+            )
+        values["target_size_usd"] = target
+        values["hard_cap_usd"] = cap
+    if changes.status is not UNSET:
+        if can_transition(fund.status, changes.status):
+            values["status"] = changes.status
+        else:
+            problems.append(
+                Violation(
+                    ErrorCode.INVALID_STATUS_TRANSITION,
+                    f"A {fund.status.value} fund cannot move to {changes.status.value}.",
+                    ("status",),
+                )
+            )
+    if problems:
+        error_class = (
+            InvalidInputError
+            if all(p.code is ErrorCode.VALIDATION for p in problems)
+            else InvalidStatusTransitionError
+        )
+        raise error_class(problems)
+    return values
+
+
+async def funds_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[FundRow]:
+    return await repository.fetch_by_ids(session, ids)
+
+
+async def list_funds(
+    session: AsyncSession, criteria: FundFilter | None, order: Ordering, window: Window
+) -> Page[FundRow]:
+    return await repository.fetch_page(session, criteria, order, window)
+
+
+async def count_funds(session: AsyncSession, criteria: FundFilter | None) -> int:
+    return await repository.count(session, criteria)
+
+
+async def find_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
+    return await repository.get(session, fund_id)
+
+
+async def reserve_commitment(session: AsyncSession, fund: Fund, amount: Decimal) -> None:
+    """Count `amount` against the fund's hard cap, or refuse with the reason."""
+    if await repository.reserve_commitment(session, fund.id, amount):
+        return
+    await session.refresh(fund)  # the fund changed under us: report why it refused
+    if fund.status is FundStatus.CLOSED:
+        raise FundClosedError.single(ErrorCode.FUND_CLOSED, "Fund is closed.", "fund_id")
+    remaining = (fund.hard_cap_usd or Decimal(0)) - fund.committed_usd
+    raise HardCapExceededError.single(
+        ErrorCode.HARD_CAP_EXCEEDED,
+        f"Commitment of {amount:.2f} exceeds the fund's hard cap; {remaining:.2f} remains.",
+        "amount_usd",
+    )

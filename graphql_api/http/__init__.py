@@ -1,0 +1,1 @@
+"""GraphQL over HTTP and WebSocket: the transport in front of the schema."""

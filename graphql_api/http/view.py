@@ -1,0 +1,230 @@
+"""The `/graphql` endpoint: GraphQL over HTTP as the spec says, WebSockets via Strawberry.
+
+HTTP is handled here rather than by Strawberry's view because the spec's status
+codes (400 for unparsable or invalid documents with graphql-response+json,
+405 for a mutation over GET, 406, 413, 415) and JSON error bodies for malformed
+requests are part of our contract. WebSockets (subscriptions) stay Strawberry's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from graphql_api.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
+from graphql_api.observability.request_id import request_id_of
+from graphql_api.schema.build import Schema
+from graphql_api.schema.context import Context, Runtime
+from graphql_api.schema.extensions import finalize_error
+
+QUERY_ONLY = frozenset({OperationType.QUERY})
+QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLParams:
+    query: str | None
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+
+class RequestError(Exception):
+    """A request the server cannot treat as a GraphQL request at all."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def _json_body(payload: object) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _error_response(error: RequestError, media_type: str = JSON) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    return Response(_json_body(body), error.status, headers=error.headers, media_type=media_type)
+
+
+def _decode_json_object(raw: str | bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is not valid JSON: {error.msg}.") from error
+
+
+def _params_from(data: Any) -> GraphQLParams:
+    if isinstance(data, list):
+        raise RequestError(400, "BAD_REQUEST", "Batched operations are not enabled.")
+    if not isinstance(data, dict):
+        raise RequestError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+    query, variables = data.get("query"), data.get("variables")
+    operation_name, extensions = data.get("operationName"), data.get("extensions")
+    if query is not None and not isinstance(query, str):
+        raise RequestError(400, "BAD_REQUEST", "`query` must be a string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "BAD_REQUEST", "`variables` must be an object.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "BAD_REQUEST", "`operationName` must be a string.")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestError(400, "BAD_REQUEST", "`extensions` must be an object.")
+    return GraphQLParams(query, variables, operation_name, extensions)
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our HTTP handling (see the module docstring)."""
+
+    def __init__(self, schema: Schema, runtime: Runtime) -> None:
+        settings = runtime.settings
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            keep_alive=True,
+            keep_alive_interval=15,
+        )
+        self.runtime = runtime
+        self.max_body_bytes = settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            response = await self.handle_http(Request(scope, receive))
+            await response(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        return Context(
+            runtime=self.runtime, request=request, request_id=request_id_of(request.scope)
+        )
+
+    async def handle_http(self, request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            return _error_response(
+                RequestError(405, "METHOD_NOT_ALLOWED", "Use GET or POST.", {"Allow": "GET, POST"})
+            )
+        if self._wants_graphiql(request):
+            if self.graphql_ide:
+                return HTMLResponse(self.graphql_ide_html)
+            return _error_response(RequestError(404, "NOT_FOUND", "GraphiQL is not enabled here."))
+        media_type = response_media_type(request.headers.get("accept"))
+        if media_type is None:
+            return _error_response(
+                RequestError(406, "NOT_ACCEPTABLE", f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON}.")
+            )
+        try:
+            params = await self._read_params(request)
+            result = await self._execute(request, params)
+        except RequestError as error:
+            return _error_response(error, media_type)
+        return self._result_response(result, media_type, request_id_of(request.scope))
+
+    @staticmethod
+    def _wants_graphiql(request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def _read_params(self, request: Request) -> GraphQLParams:
+        if request.method == "GET":
+            query_params = request.query_params
+            variables = query_params.get("variables")
+            extensions = query_params.get("extensions")
+            return _params_from(
+                {
+                    "query": query_params.get("query"),
+                    "operationName": query_params.get("operationName"),
+                    "variables": _decode_json_object(variables, "`variables`")
+                    if variables
+                    else None,
+                    "extensions": _decode_json_object(extensions, "`extensions`")
+                    if extensions
+                    else None,
+                }
+            )
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise RequestError(
+                415, "UNSUPPORTED_MEDIA_TYPE", "Send the request body as application/json."
+            )
+        return _params_from(_decode_json_object(await self._read_body(request), "The request body"))
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The body, refused with 413 as soon as it grows past the limit."""
+        too_large = RequestError(
+            413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {self.max_body_bytes} bytes."
+        )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise too_large
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks.extend(chunk)
+            if len(chunks) > self.max_body_bytes:
+                raise too_large
+        return bytes(chunks)
+
+    async def _execute(self, request: Request, params: GraphQLParams) -> ExecutionResult:
+        is_get = request.method == "GET"
+        try:
+            return await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=await self.get_context(request),
+                operation_name=params.operation_name,
+                allowed_operation_types=QUERY_ONLY if is_get else QUERY_OR_MUTATION,
+                operation_extensions=params.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if is_get and error.operation_type is OperationType.MUTATION:
+                raise RequestError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    "Mutations are only accepted over POST.",
+                    {"Allow": "POST"},
+                ) from error
+            raise RequestError(
+                400,
+                "BAD_REQUEST",
+                "Subscriptions need a WebSocket connection (graphql-transport-ws).",
+            ) from error
+        except CannotGetOperationTypeError as error:
+            raise RequestError(400, "BAD_REQUEST", error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise RequestError(
+                400, "BAD_REQUEST", "No GraphQL query found in the request."
+            ) from error
+
+    @staticmethod
+    def _result_response(result: ExecutionResult, media_type: str, request_id: str) -> Response:
+        body: dict[str, Any] = {}
+        errors = [finalize_error(error, request_id, None) for error in result.errors or ()]
+        if errors:
+            body["errors"] = [error.formatted for error in errors]
+        body["data"] = result.data
+        if result.extensions:
+            body["extensions"] = result.extensions
+        # A request that never reached execution (unparsable, invalid, bad
+        # variables) is a 400 with graphql-response+json; application/json
+        # answers 200 to every well-formed request, as the spec asks.
+        not_executed = result.data is None and bool(errors) and all(e.path is None for e in errors)
+        status = 400 if media_type == GRAPHQL_RESPONSE_JSON and not_executed else 200
+        return Response(_json_body(body), status, media_type=media_type)

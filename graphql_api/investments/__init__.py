@@ -1,0 +1,1 @@
+"""Investments: capital commitments by investors to funds."""

@@ -1,0 +1,91 @@
+"""GraphQL inputs for investments: create, filter and order."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+
+from graphql_api.errors import ErrorCode, NotFoundError
+from graphql_api.investments.filters import InvestmentFilter, InvestmentSortField
+from graphql_api.investments.service import NewInvestment
+from graphql_api.schema.enums import graphql_enum
+from graphql_api.schema.filters import DateFilter, DateTimeFilter, DecimalFilter, IDFilter
+from graphql_api.schema.ids import key_of
+from graphql_api.schema.pagination import OrderDirection
+
+graphql_enum(
+    InvestmentSortField,
+    name="InvestmentOrderField",
+    description="Fields a list of investments can be ordered by.",
+    values={
+        InvestmentSortField.INVESTMENT_DATE: "By the date of the commitment.",
+        InvestmentSortField.AMOUNT_USD: "By amount.",
+        InvestmentSortField.CREATED_AT: "By the time it was recorded (the default).",
+    },
+)
+
+
+@strawberry.input(description="A new commitment of an investor to a fund.")
+class CreateInvestmentInput:
+    fund_id: strawberry.ID = strawberry.field(description="The fund; must exist and not be CLOSED.")
+    investor_id: strawberry.ID = strawberry.field(description="The investor; must exist.")
+    amount_usd: Decimal = strawberry.field(
+        description="Amount in USD: > 0, at most 2 decimal places; must fit under the hard cap."
+    )
+    investment_date: date = strawberry.field(
+        description="Date of the commitment; at most one year in the future."
+    )
+
+    def to_new_investment(self) -> NewInvestment:
+        """Decode the IDs; an ID of the wrong type or shape refers to nothing (NOT_FOUND)."""
+        fund_key = key_of(self.fund_id, "Fund")
+        if fund_key is None:
+            raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "fund_id")
+        investor_key = key_of(self.investor_id, "Investor")
+        if investor_key is None:
+            raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "investor_id")
+        return NewInvestment(
+            fund_id=fund_key,
+            investor_id=investor_key,
+            amount_usd=self.amount_usd,
+            investment_date=self.investment_date,
+        )
+
+
+@strawberry.input(
+    name="InvestmentFilter",
+    description="Narrow a list of investments; every field given must hold.",
+)
+class InvestmentFilterInput:
+    fund_id: IDFilter | None = strawberry.field(default=None, description="On the fund.")
+    investor_id: IDFilter | None = strawberry.field(default=None, description="On the investor.")
+    investment_date: DateFilter | None = strawberry.field(
+        default=None, description="On the date of the commitment."
+    )
+    amount_usd: DecimalFilter | None = strawberry.field(default=None, description="On the amount.")
+    created_at: DateTimeFilter | None = strawberry.field(
+        default=None, description="On the time it was recorded."
+    )
+
+    def to_filter(self) -> InvestmentFilter:
+        return InvestmentFilter(
+            fund_id=self.fund_id.to_comparison("Fund", "fundId") if self.fund_id else None,
+            investor_id=(
+                self.investor_id.to_comparison("Investor", "investorId")
+                if self.investor_id
+                else None
+            ),
+            investment_date=self.investment_date.to_comparison() if self.investment_date else None,
+            amount_usd=self.amount_usd.to_comparison() if self.amount_usd else None,
+            created_at=self.created_at.to_comparison() if self.created_at else None,
+        )
+
+
+@strawberry.input(description="One sort term for a list of investments.")
+class InvestmentOrder:
+    field: InvestmentSortField = strawberry.field(description="What to sort by.")
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Ascending (default) or descending."
+    )

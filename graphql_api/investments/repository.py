@@ -1,0 +1,239 @@
+"""All SQL about investments, including the per-fund and per-investor aggregates.
+
+Rows carry the investment's columns under their own names and, when asked
+for, the investor's and fund's columns prefixed `investor_` / `fund_`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.filtering import all_conditions
+from graphql_api.db.keyset import (
+    AnyRow,
+    AnySelect,
+    Ordering,
+    Page,
+    Sortable,
+    Window,
+    keyset_conditions,
+    order_terms,
+    paginate,
+    to_page,
+)
+from graphql_api.db.models import Fund, Investment, Investor, InvestorType
+from graphql_api.investments.filters import (
+    InvestmentFilter,
+    InvestmentOrder,
+    InvestmentSortField,
+    Related,
+)
+
+InvestmentRow = AnyRow
+Parent = Literal["fund", "investor"]
+
+_INVESTMENT_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    Investment.id.label("id"),
+    Investment.fund_id.label("fund_id"),
+    Investment.investor_id.label("investor_id"),
+    Investment.amount_usd.label("amount_usd"),
+    Investment.investment_date.label("investment_date"),
+    Investment.created_at.label("created_at"),
+)
+_INVESTOR_COLUMNS = tuple(
+    getattr(Investor, name).label(f"investor_{name}")
+    for name in ("name", "investor_type", "email", "version", "created_at", "updated_at")
+)
+_FUND_COLUMNS = tuple(
+    getattr(Fund, name).label(f"fund_{name}")
+    for name in (
+        "name",
+        "vintage_year",
+        "target_size_usd",
+        "hard_cap_usd",
+        "committed_usd",
+        "status",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+)
+
+_SORTABLES = {
+    InvestmentSortField.INVESTMENT_DATE: Sortable(
+        "INVESTMENT_DATE", Investment.investment_date, "investment_date", date
+    ),
+    InvestmentSortField.AMOUNT_USD: Sortable(
+        "AMOUNT_USD", Investment.amount_usd, "amount_usd", Decimal
+    ),
+    InvestmentSortField.CREATED_AT: Sortable(
+        "CREATED_AT", Investment.created_at, "created_at", datetime
+    ),
+}
+_ID = Sortable("ID", Investment.id, "id", uuid.UUID)
+DEFAULT_ORDER: InvestmentOrder = ((InvestmentSortField.CREATED_AT, False),)
+_PARENT_COLUMNS = {"fund": Investment.fund_id, "investor": Investment.investor_id}
+
+
+def ordering(order: InvestmentOrder) -> Ordering:
+    terms = order or DEFAULT_ORDER
+    return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
+
+
+def _conditions(criteria: InvestmentFilter | None) -> list[ColumnElement[bool]]:
+    if criteria is None:
+        return []
+    return all_conditions(
+        [
+            (criteria.fund_id, Investment.fund_id),
+            (criteria.investor_id, Investment.investor_id),
+            (criteria.investment_date, Investment.investment_date),
+            (criteria.amount_usd, Investment.amount_usd),
+            (criteria.created_at, Investment.created_at),
+        ]
+    )
+
+
+def _select(related: Related, *extra: ColumnElement[Any]) -> AnySelect:
+    columns = list(_INVESTMENT_COLUMNS)
+    if related.investor:
+        columns.extend(_INVESTOR_COLUMNS)
+    if related.fund:
+        columns.extend(_FUND_COLUMNS)
+    statement = select(*columns, *extra).select_from(Investment)
+    if related.investor:
+        statement = statement.join(Investor, Investor.id == Investment.investor_id)
+    if related.fund:
+        statement = statement.join(Fund, Fund.id == Investment.fund_id)
+    return statement
+
+
+async def fetch_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[InvestmentRow]:
+    statement = _select(Related(investor=True, fund=True)).where(Investment.id.in_(ids))
+    return list((await session.execute(statement)).all())
+
+
+async def fetch_page(
+    session: AsyncSession,
+    criteria: InvestmentFilter | None,
+    order: Ordering,
+    window: Window,
+    related: Related,
+) -> Page[InvestmentRow]:
+    statement = _select(related).where(*_conditions(criteria))
+    result = await session.execute(paginate(statement, order.keys, window))
+    return to_page(result.all(), window)
+
+
+async def fetch_pages_by_parent(
+    session: AsyncSession,
+    parent: Parent,
+    parent_ids: Sequence[uuid.UUID],
+    criteria: InvestmentFilter | None,
+    order: Ordering,
+    window: Window,
+    related: Related,
+) -> dict[uuid.UUID, Page[InvestmentRow]]:
+    """One page per parent, for many parents, in one statement.
+
+    ROW_NUMBER() numbers each parent's rows in the requested order (mirrored
+    for a backward read); keeping numbers up to limit + 1 yields every parent's
+    page plus one look-ahead row, with the same keyset bounds applied to all.
+    """
+    parent_column = _PARENT_COLUMNS[parent]
+    position = (
+        func.row_number()
+        .over(
+            partition_by=parent_column,
+            order_by=order_terms(order.keys, reverse=window.backward),
+        )
+        .label("position")
+    )
+    ranked = (
+        _select(related, position)
+        .where(
+            parent_column.in_(parent_ids),
+            *_conditions(criteria),
+            *keyset_conditions(order.keys, window),
+        )
+        .subquery()
+    )
+    parent_key = ranked.c[f"{parent}_id"]
+    statement = (
+        select(ranked)
+        .where(ranked.c.position <= window.limit + 1)
+        .order_by(parent_key, ranked.c.position)
+    )
+    grouped: dict[uuid.UUID, list[InvestmentRow]] = defaultdict(list)
+    for row in (await session.execute(statement)).all():
+        grouped[getattr(row, f"{parent}_id")].append(row)
+    return {parent_id: to_page(grouped.get(parent_id, []), window) for parent_id in parent_ids}
+
+
+async def count(session: AsyncSession, criteria: InvestmentFilter | None) -> int:
+    statement = select(func.count()).select_from(Investment).where(*_conditions(criteria))
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def count_by_parent(
+    session: AsyncSession,
+    parent: Parent,
+    parent_ids: Sequence[uuid.UUID],
+    criteria: InvestmentFilter | None,
+) -> dict[uuid.UUID, int]:
+    parent_column = _PARENT_COLUMNS[parent]
+    statement = (
+        select(parent_column, func.count())
+        .where(parent_column.in_(parent_ids), *_conditions(criteria))
+        .group_by(parent_column)
+    )
+    counts = {key: int(total) for key, total in (await session.execute(statement)).all()}
+    return {parent_id: counts.get(parent_id, 0) for parent_id in parent_ids}
+
+
+async def totals_by_fund_and_investor_type(
+    session: AsyncSession, fund_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, InvestorType, Decimal, int, int]]:
+    """(fund, investor type, committed, investments, distinct investors) per group.
+
+    An investor has exactly one type, so distinct investors per type add up to
+    the fund's distinct investors: one grouped statement serves the whole summary.
+    """
+    amount_total = func.sum(Investment.amount_usd)
+    statement = (
+        select(
+            Investment.fund_id,
+            Investor.investor_type,
+            amount_total,
+            func.count(),
+            func.count(func.distinct(Investment.investor_id)),
+        )
+        .join(Investor, Investor.id == Investment.investor_id)
+        .where(Investment.fund_id.in_(fund_ids))
+        .group_by(Investment.fund_id, Investor.investor_type)
+    )
+    rows = (await session.execute(statement)).all()
+    return [(row[0], row[1], row[2], int(row[3]), int(row[4])) for row in rows]
+
+
+async def totals_by_investor(
+    session: AsyncSession, investor_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Decimal]:
+    statement = (
+        select(Investment.investor_id, func.sum(Investment.amount_usd))
+        .where(Investment.investor_id.in_(investor_ids))
+        .group_by(Investment.investor_id)
+    )
+    return dict((await session.execute(statement)).tuples().all())
+
+
+def add(session: AsyncSession, investment: Investment) -> None:
+    session.add(investment)

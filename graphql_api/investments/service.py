@@ -1,0 +1,191 @@
+"""Use cases and rules for investments (SPEC §2). Never commits; never imports GraphQL.
+
+A new commitment is checked in the order SPEC §2 fixes, first failure wins:
+fund exists → fund is not CLOSED → investor exists → amount and date are
+valid → the hard cap is not exceeded → persist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.keyset import Ordering, Page, Window
+from graphql_api.db.models import FundStatus, Investment, InvestorType
+from graphql_api.errors import (
+    ErrorCode,
+    FundClosedError,
+    InvalidInputError,
+    NotFoundError,
+    Violation,
+)
+from graphql_api.funds import service as fund_service
+from graphql_api.investments import repository
+from graphql_api.investments.filters import InvestmentFilter, InvestmentOrder, Related
+from graphql_api.investments.repository import InvestmentRow, Parent
+from graphql_api.investors import service as investor_service
+from graphql_api.validation import check_money
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvestment:
+    fund_id: uuid.UUID
+    investor_id: uuid.UUID
+    amount_usd: Decimal
+    investment_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class InvestorTypeTotal:
+    investor_type: InvestorType
+    committed_usd: Decimal
+    investment_count: int
+    investor_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FundTotals:
+    """Aggregates over a fund's live commitments."""
+
+    committed_usd: Decimal
+    investment_count: int
+    investor_count: int
+    by_investor_type: tuple[InvestorTypeTotal, ...]
+
+
+EMPTY_TOTALS = FundTotals(Decimal("0.00"), 0, 0, ())
+
+
+def latest_investment_date(today: date) -> date:
+    """One year after `today` (28 February when today is 29 February)."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:
+        return today.replace(year=today.year + 1, day=28)
+
+
+def _check_amount_and_date(new: NewInvestment, today: date) -> list[Violation]:
+    problems = check_money(new.amount_usd, "amount_usd", label="Amount")
+    latest = latest_investment_date(today)
+    if new.investment_date > latest:
+        problems.append(
+            Violation(
+                ErrorCode.VALIDATION,
+                f"Investment date must be no later than {latest.isoformat()} (one year ahead).",
+                ("investment_date",),
+            )
+        )
+    return problems
+
+
+def ordering(order: InvestmentOrder) -> Ordering:
+    """The full keyset ordering for the requested sort terms."""
+    return repository.ordering(order)
+
+
+async def create_investment(
+    session: AsyncSession, new: NewInvestment, *, today: date
+) -> Investment:
+    fund = await fund_service.find_fund(session, new.fund_id)
+    if fund is None:
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "fund_id")
+    if fund.status is FundStatus.CLOSED:
+        raise FundClosedError.single(
+            ErrorCode.FUND_CLOSED, "Fund is closed to new commitments.", "fund_id"
+        )
+    if await investor_service.find_investor(session, new.investor_id) is None:
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "investor_id")
+    if problems := _check_amount_and_date(new, today):
+        raise InvalidInputError(problems)
+    await fund_service.reserve_commitment(session, fund, new.amount_usd)
+    investment = Investment(
+        fund_id=new.fund_id,
+        investor_id=new.investor_id,
+        amount_usd=new.amount_usd,
+        investment_date=new.investment_date,
+    )
+    repository.add(session, investment)
+    await session.flush()
+    return investment
+
+
+async def investments_by_ids(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> list[InvestmentRow]:
+    return await repository.fetch_by_ids(session, ids)
+
+
+async def list_investments(
+    session: AsyncSession,
+    criteria: InvestmentFilter | None,
+    order: Ordering,
+    window: Window,
+    related: Related,
+) -> Page[InvestmentRow]:
+    return await repository.fetch_page(session, criteria, order, window, related)
+
+
+async def count_investments(session: AsyncSession, criteria: InvestmentFilter | None) -> int:
+    return await repository.count(session, criteria)
+
+
+async def pages_by_parent(
+    session: AsyncSession,
+    parent: Parent,
+    parent_ids: Sequence[uuid.UUID],
+    criteria: InvestmentFilter | None,
+    order: Ordering,
+    window: Window,
+    related: Related,
+) -> dict[uuid.UUID, Page[InvestmentRow]]:
+    return await repository.fetch_pages_by_parent(
+        session, parent, parent_ids, criteria, order, window, related
+    )
+
+
+async def counts_by_parent(
+    session: AsyncSession,
+    parent: Parent,
+    parent_ids: Sequence[uuid.UUID],
+    criteria: InvestmentFilter | None,
+) -> dict[uuid.UUID, int]:
+    return await repository.count_by_parent(session, parent, parent_ids, criteria)
+
+
+async def fund_totals(
+    session: AsyncSession, fund_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, FundTotals]:
+    """Committed amount, counts and the split by investor type, per fund."""
+    groups: dict[uuid.UUID, list[InvestorTypeTotal]] = {}
+    for (
+        fund_id,
+        investor_type,
+        committed,
+        investments,
+        investors,
+    ) in await repository.totals_by_fund_and_investor_type(session, fund_ids):
+        groups.setdefault(fund_id, []).append(
+            InvestorTypeTotal(investor_type, committed, investments, investors)
+        )
+    totals = {}
+    for fund_id, parts in groups.items():
+        parts.sort(key=lambda part: part.investor_type.value)
+        totals[fund_id] = FundTotals(
+            committed_usd=sum((p.committed_usd for p in parts), Decimal("0.00")),
+            investment_count=sum(p.investment_count for p in parts),
+            investor_count=sum(p.investor_count for p in parts),
+            by_investor_type=tuple(parts),
+        )
+    return {fund_id: totals.get(fund_id, EMPTY_TOTALS) for fund_id in fund_ids}
+
+
+async def investor_totals(
+    session: AsyncSession, investor_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Decimal]:
+    totals = await repository.totals_by_investor(session, investor_ids)
+    return {key: totals.get(key, Decimal("0.00")) for key in investor_ids}

@@ -1,0 +1,1 @@
+"""Investors: individuals, institutions and family offices committing capital to funds."""

@@ -1,0 +1,80 @@
+"""Investor mutations: open a unit of work, call the service, map domain errors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from graphql_api.db.models import Investor as InvestorModel
+from graphql_api.db.session import UnitOfWork
+from graphql_api.errors import DomainError, ErrorCode, NotFoundError
+from graphql_api.investors import service as investor_service
+from graphql_api.investors.inputs import CreateInvestorInput, UpdateInvestorInput
+from graphql_api.investors.types import TYPE_NAME, Investor
+from graphql_api.schema.context import Context
+from graphql_api.schema.errors import UserError, user_errors
+from graphql_api.schema.ids import key_of
+from graphql_api.schema.mutations import INPUT, in_unit_of_work
+
+
+@strawberry.type(description="Result of `createInvestor`.")
+class CreateInvestorPayload:
+    investor: Investor | None = strawberry.field(
+        description="The new investor; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(
+        description="Why nothing was created; empty on success."
+    )
+
+
+@strawberry.type(description="Result of `updateInvestor`.")
+class UpdateInvestorPayload:
+    investor: Investor | None = strawberry.field(
+        description="The investor as changed; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.type
+class InvestorMutations:
+    @strawberry.mutation(description="Create an investor.")
+    async def create_investor(
+        self,
+        info: Info[Context, None],
+        input: Annotated[CreateInvestorInput, INPUT],
+    ) -> CreateInvestorPayload:
+        async def create(uow: UnitOfWork) -> InvestorModel:
+            return await investor_service.create_investor(uow.session, input.to_new_investor())
+
+        investor, errors = await in_unit_of_work(info.context.db, create)
+        return CreateInvestorPayload(
+            investor=Investor.from_row(investor) if investor else None, errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Change some fields of an investor; the others stay as they are."
+    )
+    async def update_investor(
+        self,
+        info: Info[Context, None],
+        input: Annotated[UpdateInvestorInput, INPUT],
+    ) -> UpdateInvestorPayload:
+        try:
+            changes = input.to_changes()
+        except DomainError as error:
+            return UpdateInvestorPayload(investor=None, errors=user_errors(error))
+        key = key_of(input.id, TYPE_NAME)
+
+        async def update(uow: UnitOfWork) -> InvestorModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+            return await investor_service.update_investor(
+                uow.session, key, changes, expected_version=input.expected_version
+            )
+
+        investor, errors = await in_unit_of_work(info.context.db, update)
+        return UpdateInvestorPayload(
+            investor=Investor.from_row(investor) if investor else None, errors=errors
+        )

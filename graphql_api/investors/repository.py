@@ -1,0 +1,99 @@
+"""All SQL about investors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.filtering import all_conditions
+from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
+from graphql_api.db.models import Investor
+from graphql_api.investors.filters import InvestorFilter, InvestorOrder, InvestorSortField
+
+InvestorRow = AnyRow
+
+INVESTOR_COLUMNS = (
+    Investor.id,
+    Investor.name,
+    Investor.investor_type,
+    Investor.email,
+    Investor.version,
+    Investor.created_at,
+    Investor.updated_at,
+)
+
+_SORTABLES = {
+    InvestorSortField.NAME: Sortable("NAME", Investor.name, "name", str),
+    InvestorSortField.EMAIL: Sortable("EMAIL", Investor.email, "email", str),
+    InvestorSortField.CREATED_AT: Sortable(
+        "CREATED_AT", Investor.created_at, "created_at", datetime
+    ),
+    InvestorSortField.UPDATED_AT: Sortable(
+        "UPDATED_AT", Investor.updated_at, "updated_at", datetime
+    ),
+}
+_ID = Sortable("ID", Investor.id, "id", uuid.UUID)
+DEFAULT_ORDER: InvestorOrder = ((InvestorSortField.CREATED_AT, False),)
+
+
+def ordering(order: InvestorOrder) -> Ordering:
+    terms = order or DEFAULT_ORDER
+    return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
+
+
+def _conditions(criteria: InvestorFilter | None) -> list[Any]:
+    if criteria is None:
+        return []
+    return all_conditions(
+        [
+            (criteria.name, Investor.name),
+            (criteria.email, Investor.email),
+            (criteria.investor_type, Investor.investor_type),
+            (criteria.created_at, Investor.created_at),
+        ]
+    )
+
+
+async def fetch_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[InvestorRow]:
+    result = await session.execute(select(*INVESTOR_COLUMNS).where(Investor.id.in_(ids)))
+    return list(result.all())
+
+
+async def fetch_page(
+    session: AsyncSession, criteria: InvestorFilter | None, order: Ordering, window: Window
+) -> Page[InvestorRow]:
+    statement = select(*INVESTOR_COLUMNS).where(*_conditions(criteria))
+    result = await session.execute(paginate(statement, order.keys, window))
+    return to_page(result.all(), window)
+
+
+async def count(session: AsyncSession, criteria: InvestorFilter | None) -> int:
+    statement = select(func.count()).select_from(Investor).where(*_conditions(criteria))
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def get(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
+    return await session.get(Investor, investor_id)
+
+
+async def get_for_update(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
+    statement = select(Investor).where(Investor.id == investor_id).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def email_taken(
+    session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
+) -> bool:
+    statement = select(Investor.id).where(Investor.email == email)
+    if except_id is not None:
+        statement = statement.where(Investor.id != except_id)
+    return (await session.execute(statement.limit(1))).first() is not None
+
+
+def add(session: AsyncSession, investor: Investor) -> None:
+    session.add(investor)

@@ -1,0 +1,153 @@
+"""Use cases and rules for investors (SPEC §2). Never commits; never imports GraphQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.keyset import Ordering, Page, Window
+from graphql_api.db.models import Investor, InvestorType
+from graphql_api.db.models.investor import MAX_EMAIL_LENGTH
+from graphql_api.errors import (
+    DuplicateEmailError,
+    ErrorCode,
+    InvalidInputError,
+    NotFoundError,
+    VersionConflictError,
+    Violation,
+)
+from graphql_api.investors import repository
+from graphql_api.investors.filters import InvestorFilter, InvestorOrder
+from graphql_api.investors.repository import InvestorRow
+from graphql_api.partial import UNSET, Unset
+from graphql_api.validation import clean_name
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvestor:
+    name: str
+    investor_type: InvestorType
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvestorChanges:
+    name: str | Unset = UNSET
+    investor_type: InvestorType | Unset = UNSET
+    email: str | Unset = UNSET
+
+
+def normalise_email(raw: str) -> tuple[str, list[Violation]]:
+    """Validate the address's syntax and return it in its stored, lower-case form."""
+    candidate = raw.strip()
+    if len(candidate) > MAX_EMAIL_LENGTH:
+        return candidate, [
+            Violation(ErrorCode.VALIDATION, "Email address is too long.", ("email",))
+        ]
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as error:
+        return candidate, [
+            Violation(ErrorCode.VALIDATION, f"Email address is not valid: {error}", ("email",))
+        ]
+    return checked.normalized.lower(), []
+
+
+def _duplicate_email(email: str) -> DuplicateEmailError:
+    return DuplicateEmailError.single(
+        ErrorCode.DUPLICATE_EMAIL, f"An investor with email {email} already exists.", "email"
+    )
+
+
+def ordering(order: InvestorOrder) -> Ordering:
+    """The full keyset ordering for the requested sort terms."""
+    return repository.ordering(order)
+
+
+async def _flush_unique(session: AsyncSession, email: str) -> None:
+    """Flush, turning a lost race on the unique email index into DUPLICATE_EMAIL."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        message = str(error.orig)
+        if "ix_investors_email" in message or "investors.email" in message:
+            raise _duplicate_email(email) from error
+        raise
+
+
+async def create_investor(session: AsyncSession, new: NewInvestor) -> Investor:
+    name, problems = clean_name(new.name, "name")
+    email, email_problems = normalise_email(new.email)
+    problems += email_problems
+    if problems:
+        raise InvalidInputError(problems)
+    if await repository.email_taken(session, email):
+        raise _duplicate_email(email)
+    investor = Investor(name=name, investor_type=new.investor_type, email=email)
+    repository.add(session, investor)
+    await _flush_unique(session, email)
+    return investor
+
+
+async def update_investor(
+    session: AsyncSession,
+    investor_id: uuid.UUID,
+    changes: InvestorChanges,
+    *,
+    expected_version: int | None,
+) -> Investor:
+    investor = await repository.get_for_update(session, investor_id)
+    if investor is None:
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+    if expected_version is not None and expected_version != investor.version:
+        raise VersionConflictError.single(
+            ErrorCode.VERSION_CONFLICT,
+            f"Investor was changed by someone else: expected version {expected_version}, "
+            f"current version is {investor.version}.",
+            "expected_version",
+        )
+    problems: list[Violation] = []
+    values: dict[str, object] = {}
+    if changes.name is not UNSET:
+        values["name"], name_problems = clean_name(changes.name, "name")
+        problems += name_problems
+    if changes.email is not UNSET:
+        values["email"], email_problems = normalise_email(changes.email)
+        problems += email_problems
+    if changes.investor_type is not UNSET:
+        values["investor_type"] = changes.investor_type
+    if problems:
+        raise InvalidInputError(problems)
+    email = values.get("email")
+    if isinstance(email, str) and await repository.email_taken(
+        session, email, except_id=investor.id
+    ):
+        raise _duplicate_email(email)
+    for attribute, value in values.items():
+        if getattr(investor, attribute) != value:
+            setattr(investor, attribute, value)
+    await _flush_unique(session, investor.email)
+    return investor
+
+
+async def investors_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[InvestorRow]:
+    return await repository.fetch_by_ids(session, ids)
+
+
+async def list_investors(
+    session: AsyncSession, criteria: InvestorFilter | None, order: Ordering, window: Window
+) -> Page[InvestorRow]:
+    return await repository.fetch_page(session, criteria, order, window)
+
+
+async def count_investors(session: AsyncSession, criteria: InvestorFilter | None) -> int:
+    return await repository.count(session, criteria)
+
+
+async def find_investor(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
+    return await repository.get(session, investor_id)

@@ -1,0 +1,1 @@
+"""Logging, request ids, tracing and metrics."""

@@ -1,0 +1,1 @@
+"""GraphQL composition root and GraphQL-wide plumbing (scalars, errors, pagination)."""

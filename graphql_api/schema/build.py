@@ -1,0 +1,45 @@
+"""Build the Strawberry schema: types, scalars, and the extensions settings ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from graphql_api.schema.extensions import ErrorHandling
+from graphql_api.schema.root import Mutation, Query
+from graphql_api.schema.scalars import SCALAR_OVERRIDES
+from graphql_api.settings import Settings
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, minus its own error logging (ErrorHandling logs what matters)."""
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> Schema:
+    """The schema for these settings (production hides introspection and suggestions)."""
+    settings = settings or Settings()
+    extensions: list[type[SchemaExtension] | Any] = [
+        ErrorHandling,
+        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: ValidationCache(maxsize=settings.validation_cache_size),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides=dict(SCALAR_OVERRIDES),
+        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+    )

@@ -1,0 +1,107 @@
+"""Schema extensions: error codes on every top-level error, and masking.
+
+Every top-level error leaves with an `extensions.code`. Errors the server
+raised on purpose keep their message; anything unexpected is replaced by a
+generic message with the request id, and logged in full under that id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from graphql_api.schema.errors import ApiErrorCode
+
+logger = logging.getLogger("graphql_api.errors")
+
+INTERNAL_MESSAGE = "Internal server error. Quote the request id when reporting it."
+UNAVAILABLE_MESSAGE = "A service the API depends on is unavailable; retry shortly."
+
+
+def _code_of(error: GraphQLError) -> str | None:
+    extensions = error.extensions or {}
+    code = extensions.get("code")
+    return str(code) if code else None
+
+
+def _with_code(error: GraphQLError, code: ApiErrorCode) -> GraphQLError:
+    error.extensions = {**(error.extensions or {}), "code": code.value}
+    return error
+
+
+def is_unavailable(exception: BaseException) -> bool:
+    """A dependency could not be reached (connection refused, pool exhausted, timeout)."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError  # noqa: PLC0415
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError  # noqa: PLC0415
+
+    unavailable = (
+        DisconnectionError,
+        InterfaceError,
+        OperationalError,
+        PoolTimeoutError,
+        ConnectionError,
+        TimeoutError,
+        OSError,
+    )
+    return isinstance(exception, unavailable)
+
+
+def finalize_error(
+    error: GraphQLError, request_id: str | None, operation: str | None
+) -> GraphQLError:
+    """Give the error its code, or mask it if nothing meant to raise it. Idempotent."""
+    original = error.original_error
+    if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+        return _with_code(error, ApiErrorCode.GRAPHQL_PARSE_FAILED)
+    if original is None or isinstance(original, GraphQLError):
+        if _code_of(error) is None:
+            # No resolver raised it: variables that do not fit their types, an
+            # unknown operation name (no path), or a null in a non-null field.
+            no_path = error.path is None
+            _with_code(
+                error,
+                ApiErrorCode.BAD_USER_INPUT if no_path else ApiErrorCode.INTERNAL_SERVER_ERROR,
+            )
+        return error
+    unavailable = is_unavailable(original)
+    logger.error(
+        "unexpected error in %s at %s",
+        operation or "anonymous operation",
+        ".".join(str(part) for part in error.path or ()) or "(no path)",
+        exc_info=original,
+        extra={"request_id": request_id},
+    )
+    code = ApiErrorCode.SERVICE_UNAVAILABLE if unavailable else ApiErrorCode.INTERNAL_SERVER_ERROR
+    return GraphQLError(
+        UNAVAILABLE_MESSAGE if unavailable else INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": code.value, "requestId": request_id},
+    )
+
+
+class ErrorHandling(SchemaExtension):
+    """Code request errors and mask unexpected ones, for HTTP and WebSocket alike.
+
+    Errors raised before the operation hook runs (a parse error with the parser
+    cache on) never reach it; the HTTP view applies `finalize_error` to the
+    final result as well, so nothing leaves uncoded or unmasked.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if _code_of(error) is None:
+                _with_code(error, ApiErrorCode.GRAPHQL_VALIDATION_FAILED)
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        operation = self.execution_context.operation_name
+        result.errors = [finalize_error(error, request_id, operation) for error in result.errors]

@@ -1,0 +1,62 @@
+"""The typed container of every per-request loader.
+
+Created once per request (never shared between requests: a loader caches what
+it loaded, and that cache must not outlive the request or cross principals).
+Each loader is built on first use, so a request pays only for what it touches.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from graphql_api.db.session import Database
+from graphql_api.funds.dataloaders import FundByIdLoader
+from graphql_api.investments.dataloaders import (
+    FundTotalsLoader,
+    InvestmentByIdLoader,
+    InvestmentCountsLoader,
+    InvestmentPagesLoader,
+    InvestorTotalLoader,
+)
+from graphql_api.investors.dataloaders import InvestorByIdLoader
+
+
+class Loaders:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @cached_property
+    def fund_by_id(self) -> FundByIdLoader:
+        return FundByIdLoader(self._db)
+
+    @cached_property
+    def investor_by_id(self) -> InvestorByIdLoader:
+        return InvestorByIdLoader(self._db)
+
+    @cached_property
+    def investment_by_id(self) -> InvestmentByIdLoader:
+        return InvestmentByIdLoader(self._db)
+
+    @cached_property
+    def investments_by_fund(self) -> InvestmentPagesLoader:
+        return InvestmentPagesLoader(self._db, "fund")
+
+    @cached_property
+    def investments_by_investor(self) -> InvestmentPagesLoader:
+        return InvestmentPagesLoader(self._db, "investor")
+
+    @cached_property
+    def investment_count_by_fund(self) -> InvestmentCountsLoader:
+        return InvestmentCountsLoader(self._db, "fund")
+
+    @cached_property
+    def investment_count_by_investor(self) -> InvestmentCountsLoader:
+        return InvestmentCountsLoader(self._db, "investor")
+
+    @cached_property
+    def fund_totals(self) -> FundTotalsLoader:
+        return FundTotalsLoader(self._db)
+
+    @cached_property
+    def investor_total(self) -> InvestorTotalLoader:
+        return InvestorTotalLoader(self._db)

@@ -1,0 +1,1 @@
+"""Deterministic data sets: the embedded demo data and `graphql-api seed`."""

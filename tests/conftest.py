@@ -1,0 +1,133 @@
+"""Fixtures: one migrated database per back end, the real app, an HTTP client.
+
+Every test that takes `client` (or `db`) runs once on PostgreSQL and once on
+SQLite. Databases are built by `alembic upgrade head` at session start, so the
+migrations run on every test run; tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+
+from graphql_api.app import create_app
+from graphql_api.db.base import Base
+from graphql_api.db.migrations import migrate
+from graphql_api.db.session import Database
+from graphql_api.settings import Settings
+from tests.backends import BACKENDS, postgres_url, recreate_postgres_database, sqlite_url
+
+os.environ.setdefault("APP_ENV", "development")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A freshly migrated database per back end, shared by the whole session."""
+    urls = {
+        "postgresql": postgres_url(f"graphql_api_test_{WORKER}"),
+        "sqlite": sqlite_url(tmp_path_factory.mktemp("sqlite")),
+    }
+    await recreate_postgres_database(urls["postgresql"])
+    for url in urls.values():
+        await asyncio.to_thread(migrate, url)
+    return urls
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        gc_freeze=False,
+        load_demo_data=False,
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+async def apps(database_urls: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+    """The real application per back end, with its lifespan running."""
+    running: dict[str, Any] = {}
+    contexts = []
+    for name, url in database_urls.items():
+        app = create_app(make_settings(url))
+        context = app.router.lifespan_context(app)
+        await context.__aenter__()
+        contexts.append(context)
+        running[name] = app
+    yield running
+    for context in contexts:
+        await context.__aexit__(None, None, None)
+
+
+@pytest.fixture
+def app(apps: dict[str, Any], backend: str) -> Any:
+    return apps[backend]
+
+
+@pytest.fixture
+async def db(app: Any) -> AsyncIterator[Database]:
+    """The app's database; every table is emptied after the test."""
+    database: Database = app.state.runtime.db
+    yield database
+    await empty_tables(database)
+
+
+async def empty_tables(database: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with database.engine.begin() as connection:
+        if database.is_sqlite:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (table names from metadata)
+        else:
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def client(app: Any, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends (transaction control excluded)."""
+
+    IGNORED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(self.IGNORED):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(db: Database) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(db.engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
