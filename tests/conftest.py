@@ -26,7 +26,9 @@ from graphql_api.settings import Settings
 from tests.backends import BACKENDS, postgres_url, recreate_postgres_database, sqlite_url
 
 os.environ.setdefault("APP_ENV", "development")
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# One PostgreSQL database per concurrent test run (xdist worker, or a name given
+# in TEST_DB_SUFFIX), since each run drops and recreates its database.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("TEST_DB_SUFFIX", "main")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
