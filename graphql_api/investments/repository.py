@@ -232,7 +232,7 @@ async def totals_by_investor(
         .where(Investment.investor_id.in_(investor_ids))
         .group_by(Investment.investor_id)
     )
-    return dict((await session.execute(statement)).tuples().all())
+    return {investor_id: total for investor_id, total in (await session.execute(statement)).all()}
 
 
 def add(session: AsyncSession, investment: Investment) -> None:
