@@ -58,8 +58,17 @@ def _create_sqlite_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite_connection(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-    """Foreign keys on (SQLite's default is off), WAL so readers never block the writer."""
+    """Foreign keys on (SQLite's default is off), WAL so readers never block the writer.
+
+    SQLite's own `lower()` folds ASCII letters only, so case-insensitive filters
+    (`contains: "éclair"`) would disagree with PostgreSQL; Python's is Unicode-aware.
+    """
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys = ON")

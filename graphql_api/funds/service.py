@@ -73,7 +73,14 @@ def _check_vintage_year(year: int, today: date) -> list[Violation]:
     return [Violation(ErrorCode.VALIDATION, message, ("vintage_year",))]
 
 
-def _check_sizes(target: Decimal, hard_cap: Decimal | None) -> list[Violation]:
+def _check_sizes(
+    target: Decimal, hard_cap: Decimal | None, *, cap_changed: bool = True
+) -> list[Violation]:
+    """Both amounts valid, and the cap at least the target.
+
+    When only the target changed, a target above the existing cap is the target's
+    fault, and the error names the field the client actually sent.
+    """
     problems = check_money(target, "target_size_usd", label="Target size")
     if hard_cap is not None:
         cap_problems = check_money(hard_cap, "hard_cap_usd", label="Hard cap")
@@ -83,6 +90,12 @@ def _check_sizes(target: Decimal, hard_cap: Decimal | None) -> list[Violation]:
                     ErrorCode.VALIDATION,
                     "Hard cap must be greater than or equal to the target size.",
                     ("hard_cap_usd",),
+                )
+                if cap_changed
+                else Violation(
+                    ErrorCode.VALIDATION,
+                    f"Target size must not exceed the fund's hard cap of {hard_cap:.2f}.",
+                    ("target_size_usd",),
                 )
             )
         problems.extend(cap_problems)
@@ -152,7 +165,7 @@ def _validated_changes(fund: Fund, changes: FundChanges, today: date) -> dict[st
     target = fund.target_size_usd if changes.target_size_usd is UNSET else changes.target_size_usd
     cap = fund.hard_cap_usd if changes.hard_cap_usd is UNSET else changes.hard_cap_usd
     if changes.target_size_usd is not UNSET or changes.hard_cap_usd is not UNSET:
-        problems += _check_sizes(target, cap)
+        problems += _check_sizes(target, cap, cap_changed=changes.hard_cap_usd is not UNSET)
         if cap is not None and cap < fund.committed_usd and not problems:
             problems.append(
                 Violation(

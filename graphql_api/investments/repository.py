@@ -232,7 +232,8 @@ async def totals_by_investor(
         .where(Investment.investor_id.in_(investor_ids))
         .group_by(Investment.investor_id)
     )
-    return {investor_id: total for investor_id, total in (await session.execute(statement)).all()}
+    rows = (await session.execute(statement)).all()
+    return {row[0]: row[1] for row in rows}
 
 
 def add(session: AsyncSession, investment: Investment) -> None:

@@ -11,9 +11,21 @@ import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.schema.errors import ApiErrorCode
+
+_UNAVAILABLE = (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
 
 logger = logging.getLogger("graphql_api.errors")
 
@@ -34,38 +46,35 @@ def _with_code(error: GraphQLError, code: ApiErrorCode) -> GraphQLError:
 
 def is_unavailable(exception: BaseException) -> bool:
     """A dependency could not be reached (connection refused, pool exhausted, timeout)."""
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError  # noqa: PLC0415
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError  # noqa: PLC0415
-
-    unavailable = (
-        DisconnectionError,
-        InterfaceError,
-        OperationalError,
-        PoolTimeoutError,
-        ConnectionError,
-        TimeoutError,
-        OSError,
-    )
-    return isinstance(exception, unavailable)
+    return isinstance(exception, _UNAVAILABLE)
 
 
 def finalize_error(
     error: GraphQLError, request_id: str | None, operation: str | None
 ) -> GraphQLError:
-    """Give the error its code, or mask it if nothing meant to raise it. Idempotent."""
+    """Give the error its code, or mask it if nothing meant to raise it. Idempotent.
+
+    Errors without a path that point into the document (bad literals, variables
+    that do not fit their types, validation) are the client's: they keep their
+    message. Errors from resolvers keep theirs only when raised on purpose
+    (a GraphQLError); anything else is masked and logged with the request id.
+    """
     original = error.original_error
     if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
         return _with_code(error, ApiErrorCode.GRAPHQL_PARSE_FAILED)
-    if original is None or isinstance(original, GraphQLError):
+    deliberate = original is None or isinstance(original, GraphQLError)
+    about_the_document = error.path is None and bool(error.nodes)
+    if deliberate or about_the_document:
         if _code_of(error) is None:
-            # No resolver raised it: variables that do not fit their types, an
-            # unknown operation name (no path), or a null in a non-null field.
+            # No path: the request itself (variables, operation name, literals).
+            # A path with nothing raised: a null in a non-null field, our bug.
             no_path = error.path is None
             _with_code(
                 error,
                 ApiErrorCode.BAD_USER_INPUT if no_path else ApiErrorCode.INTERNAL_SERVER_ERROR,
             )
         return error
+    assert original is not None
     unavailable = is_unavailable(original)
     logger.error(
         "unexpected error in %s at %s",

@@ -37,11 +37,19 @@ def capped(values: Sequence[T] | None, argument: str) -> tuple[T, ...] | None:
 
 
 def _text(value: str | None, argument: str) -> str | None:
+    """Text to compare against: bounded, and without NUL (no stored text contains one)."""
     if value is not None and len(value) > MAX_TEXT_FILTER_LENGTH:
         raise bad_user_input(
             f"`{argument}` must be at most {MAX_TEXT_FILTER_LENGTH} characters.", argument
         )
+    if value is not None and "\x00" in value:
+        raise bad_user_input(f"`{argument}` must not contain NUL characters.", argument)
     return value
+
+
+def _texts(values: Sequence[str] | None, argument: str) -> tuple[str, ...] | None:
+    members = capped(values, argument)
+    return None if members is None else tuple(_text(v, argument) or "" for v in members)
 
 
 def _money(value: Decimal | None, argument: str) -> Decimal | None:
@@ -136,7 +144,7 @@ class StringFilter:
     def to_text_match(self) -> TextMatch:
         return TextMatch(
             eq=_text(self.eq, "eq"),
-            in_=capped(self.in_, "in"),
+            in_=_texts(self.in_, "in"),
             contains=_text(self.contains, "contains"),
             starts_with=_text(self.starts_with, "startsWith"),
         )

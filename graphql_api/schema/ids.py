@@ -24,9 +24,11 @@ def from_global_id(global_id: str) -> tuple[str, uuid.UUID] | None:
     try:
         decoded = b64decode(global_id, validate=True).decode("ascii")
         type_name, _, key = decoded.partition(":")
-        return type_name, uuid.UUID(key)
+        parsed = uuid.UUID(key)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    # One record, one ID: only the exact form we issue is accepted.
+    return (type_name, parsed) if str(parsed) == key else None
 
 
 def key_of(global_id: str, type_name: str) -> uuid.UUID | None:

@@ -134,6 +134,8 @@ def _decode_value(raw: object, kind: type) -> object:
     if not isinstance(raw, str):
         raise ValueError("unexpected cursor value")
     if kind is str:
+        if "\x00" in raw:
+            raise ValueError("NUL in cursor")
         return raw
     if kind is uuid.UUID:
         return uuid.UUID(raw)

@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 from graphql import IntValueNode, StringValueNode, ValueNode
 
-DECIMAL_PATTERN = re.compile(r"[+-]?\d{1,30}(\.\d{1,30})?")
+DECIMAL_PATTERN = re.compile(r"[+-]?[0-9]{1,30}(\.[0-9]{1,30})?")
 
 
 def parse_decimal(value: object) -> Decimal:
