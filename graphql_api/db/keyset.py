@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, false, literal, or_, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
 RowT = TypeVar("RowT")
@@ -70,7 +70,10 @@ def _beyond(
         # One direction throughout: a row-value comparison the index can seek on.
         ascending_forward = forward != keys[0].descending
         left = tuple_(*(key.column for key in keys))
-        right = tuple_(*values)
+        # Bind each value with its column's type (Money turns dollars into cents).
+        right = tuple_(
+            *(literal(v, type_=key.column.type) for key, v in zip(keys, values, strict=True))
+        )
         return left > right if ascending_forward else left < right
     # Mixed directions: (a > x) OR (a = x AND b < y) OR (a = x AND b = y AND id > z).
     clauses: list[ColumnElement[bool]] = []
@@ -157,7 +160,7 @@ class Ordering:
 
     @property
     def fingerprint(self) -> str:
-        """Names the ordering inside cursors, so a cursor of another ordering is refused."""
+        """Names the list and ordering inside cursors, so a cursor of another is refused."""
         return ",".join(f"{s.name}:{'d' if desc else 'a'}" for s, desc in self.terms)
 
     @property

@@ -13,13 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.db.filtering import all_conditions
 from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
 from graphql_api.db.models import Fund, FundStatus
 from graphql_api.funds.filters import FundFilter, FundOrder, FundSortField
+from graphql_api.money import MAX_FUND_SIZE_USD as MAX_FUND_TOTAL_USD
 
 FundRow = AnyRow
 
@@ -45,7 +46,7 @@ _SORTABLES = {
     FundSortField.CREATED_AT: Sortable("CREATED_AT", Fund.created_at, "created_at", datetime),
     FundSortField.UPDATED_AT: Sortable("UPDATED_AT", Fund.updated_at, "updated_at", datetime),
 }
-_ID = Sortable("ID", Fund.id, "id", uuid.UUID)
+_ID = Sortable("FUND_ID", Fund.id, "id", uuid.UUID)
 DEFAULT_ORDER: FundOrder = ((FundSortField.CREATED_AT, False),)
 
 
@@ -105,6 +106,9 @@ def add(session: AsyncSession, fund: Fund) -> None:
 async def reserve_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: Decimal) -> bool:
     """Add `amount` to the fund's committed total if it is open and stays under its cap.
 
+    A fund without a cap still has a ceiling: the largest fund size (10^15 USD),
+    which keeps the total within what the column can hold.
+
     One conditional UPDATE decides and reserves atomically: PostgreSQL locks the
     row and re-checks the condition against the latest committed total, so
     parallel commitments can never overshoot the hard cap. False when refused.
@@ -114,9 +118,9 @@ async def reserve_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: 
         .where(
             Fund.id == fund_id,
             Fund.status != FundStatus.CLOSED,
-            or_(
-                Fund.hard_cap_usd.is_(None),
-                Fund.committed_usd + amount <= Fund.hard_cap_usd,
+            Fund.committed_usd + amount
+            <= func.coalesce(
+                Fund.hard_cap_usd, literal(MAX_FUND_TOTAL_USD, Fund.committed_usd.type)
             ),
         )
         .values(committed_usd=Fund.committed_usd + amount)

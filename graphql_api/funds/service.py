@@ -25,6 +25,7 @@ from graphql_api.errors import (
 from graphql_api.funds import repository
 from graphql_api.funds.filters import FundFilter, FundOrder
 from graphql_api.funds.repository import FundRow
+from graphql_api.money import MAX_FUND_SIZE_USD
 from graphql_api.partial import UNSET, Unset
 from graphql_api.validation import check_money, clean_name
 
@@ -222,9 +223,14 @@ async def reserve_commitment(session: AsyncSession, fund: Fund, amount: Decimal)
     await session.refresh(fund)  # the fund changed under us: report why it refused
     if fund.status is FundStatus.CLOSED:
         raise FundClosedError.single(ErrorCode.FUND_CLOSED, "Fund is closed.", "fund_id")
-    remaining = (fund.hard_cap_usd or Decimal(0)) - fund.committed_usd
+    if fund.hard_cap_usd is None:
+        remaining = MAX_FUND_SIZE_USD - fund.committed_usd
+        reason = f"the largest total a fund may hold ({MAX_FUND_SIZE_USD:,.0f})"
+    else:
+        remaining = fund.hard_cap_usd - fund.committed_usd
+        reason = "the fund's hard cap"
     raise HardCapExceededError.single(
         ErrorCode.HARD_CAP_EXCEEDED,
-        f"Commitment of {amount:.2f} exceeds the fund's hard cap; {remaining:.2f} remains.",
+        f"Commitment of {amount:.2f} exceeds {reason}; {remaining:.2f} remains.",
         "amount_usd",
     )

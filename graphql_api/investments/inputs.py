@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import strawberry
 
-from graphql_api.errors import ErrorCode, NotFoundError
 from graphql_api.investments.filters import InvestmentFilter, InvestmentSortField
 from graphql_api.investments.service import NewInvestment
 from graphql_api.schema.enums import graphql_enum
@@ -39,16 +38,14 @@ class CreateInvestmentInput:
     )
 
     def to_new_investment(self) -> NewInvestment:
-        """Decode the IDs; an ID of the wrong type or shape refers to nothing (NOT_FOUND)."""
-        fund_key = key_of(self.fund_id, "Fund")
-        if fund_key is None:
-            raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "fund_id")
-        investor_key = key_of(self.investor_id, "Investor")
-        if investor_key is None:
-            raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "investor_id")
+        """Decode the IDs; one of the wrong type or shape refers to nothing (None).
+
+        The service reports missing records in the order SPEC §2 fixes, so a bad
+        investor ID must not be reported before a closed fund.
+        """
         return NewInvestment(
-            fund_id=fund_key,
-            investor_id=investor_key,
+            fund_id=key_of(self.fund_id, "Fund"),
+            investor_id=key_of(self.investor_id, "Investor"),
             amount_usd=self.amount_usd,
             investment_date=self.investment_date,
         )

@@ -78,7 +78,7 @@ _SORTABLES = {
         "CREATED_AT", Investment.created_at, "created_at", datetime
     ),
 }
-_ID = Sortable("ID", Investment.id, "id", uuid.UUID)
+_ID = Sortable("INVESTMENT_ID", Investment.id, "id", uuid.UUID)
 DEFAULT_ORDER: InvestmentOrder = ((InvestmentSortField.CREATED_AT, False),)
 _PARENT_COLUMNS = {"fund": Investment.fund_id, "investor": Investment.investor_id}
 

@@ -34,8 +34,10 @@ from graphql_api.validation import check_money
 
 @dataclass(frozen=True, slots=True)
 class NewInvestment:
-    fund_id: uuid.UUID
-    investor_id: uuid.UUID
+    """A new commitment; a `None` key is an ID that names no record (NOT_FOUND)."""
+
+    fund_id: uuid.UUID | None
+    investor_id: uuid.UUID | None
     amount_usd: Decimal
     investment_date: date
 
@@ -91,21 +93,24 @@ def ordering(order: InvestmentOrder) -> Ordering:
 async def create_investment(
     session: AsyncSession, new: NewInvestment, *, today: date
 ) -> Investment:
-    fund = await fund_service.find_fund(session, new.fund_id)
+    fund = await fund_service.find_fund(session, new.fund_id) if new.fund_id else None
     if fund is None:
         raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "fund_id")
     if fund.status is FundStatus.CLOSED:
         raise FundClosedError.single(
             ErrorCode.FUND_CLOSED, "Fund is closed to new commitments.", "fund_id"
         )
-    if await investor_service.find_investor(session, new.investor_id) is None:
+    investor = (
+        await investor_service.find_investor(session, new.investor_id) if new.investor_id else None
+    )
+    if investor is None:
         raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "investor_id")
     if problems := _check_amount_and_date(new, today):
         raise InvalidInputError(problems)
     await fund_service.reserve_commitment(session, fund, new.amount_usd)
     investment = Investment(
-        fund_id=new.fund_id,
-        investor_id=new.investor_id,
+        fund_id=fund.id,
+        investor_id=investor.id,
         amount_usd=new.amount_usd,
         investment_date=new.investment_date,
     )

@@ -37,7 +37,7 @@ _SORTABLES = {
         "UPDATED_AT", Investor.updated_at, "updated_at", datetime
     ),
 }
-_ID = Sortable("ID", Investor.id, "id", uuid.UUID)
+_ID = Sortable("INVESTOR_ID", Investor.id, "id", uuid.UUID)
 DEFAULT_ORDER: InvestorOrder = ((InvestorSortField.CREATED_AT, False),)
 
 

@@ -8,14 +8,16 @@ generic message with the request id, and logged in full under that id.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, OperationDefinitionNode
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
-from graphql_api.schema.errors import ApiErrorCode
+from graphql_api.schema.errors import ApiErrorCode, api_error
 
 _UNAVAILABLE = (
     DisconnectionError,
@@ -24,7 +26,7 @@ _UNAVAILABLE = (
     PoolTimeoutError,
     ConnectionError,
     TimeoutError,
-    OSError,
+    socket.gaierror,
 )
 
 logger = logging.getLogger("graphql_api.errors")
@@ -46,7 +48,9 @@ def _with_code(error: GraphQLError, code: ApiErrorCode) -> GraphQLError:
 
 def is_unavailable(exception: BaseException) -> bool:
     """A dependency could not be reached (connection refused, pool exhausted, timeout)."""
-    return isinstance(exception, _UNAVAILABLE)
+    # A bare OSError is what drivers raise on connection failure ("Multiple
+    # exceptions" when no address answers); file-related subclasses are our bugs.
+    return isinstance(exception, _UNAVAILABLE) or type(exception) is OSError
 
 
 def finalize_error(
@@ -92,6 +96,15 @@ def finalize_error(
     )
 
 
+def _needs_operation_name(context: ExecutionContext) -> bool:
+    """Several operations and no name: the spec says refuse (Strawberry runs the first)."""
+    document = context.graphql_document
+    if document is None or getattr(context, "_provided_operation_name", None) is not None:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return len(operations) > 1
+
+
 class ErrorHandling(SchemaExtension):
     """Code request errors and mask unexpected ones, for HTTP and WebSocket alike.
 
@@ -102,9 +115,20 @@ class ErrorHandling(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         yield
-        for error in self.execution_context.pre_execution_errors or ():
+        context = self.execution_context
+        for error in context.pre_execution_errors or ():
             if _code_of(error) is None:
                 _with_code(error, ApiErrorCode.GRAPHQL_VALIDATION_FAILED)
+
+    def on_execute(self) -> Iterator[None]:
+        # Raised here, Strawberry reports it as a request error (no data); errors
+        # added on the way out of on_validate would come too late to count.
+        if _needs_operation_name(self.execution_context):
+            raise api_error(
+                ApiErrorCode.BAD_USER_INPUT,
+                "The document has several operations: say which to run with `operationName`.",
+            )
+        yield
 
     def on_operation(self) -> Iterator[None]:
         yield

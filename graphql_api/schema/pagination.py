@@ -11,7 +11,7 @@ import binascii
 import uuid
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -20,12 +20,13 @@ import orjson
 import strawberry
 
 from graphql_api.db.keyset import Ordering, Page, Window
+from graphql_api.money import has_at_most_two_decimals
 from graphql_api.schema.enums import graphql_enum
 from graphql_api.schema.errors import bad_user_input
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-MAX_CURSOR_LENGTH = 1024
+MAX_CURSOR_LENGTH = 8192  # five sort terms of 255 four-byte characters, base64-encoded
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
@@ -127,9 +128,19 @@ def encode_cursor(ordering: Ordering, values: Sequence[Any]) -> str:
     return urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
+MAX_CURSOR_INT = 2**31 - 1  # integer sort keys are 32-bit columns
+MAX_CURSOR_AMOUNT = Decimal(10) ** 16
+
+
 def _decode_value(raw: object, kind: type) -> object:
-    """Turn a JSON cursor value back into `kind`; ValueError when it cannot be one."""
+    """Turn a JSON cursor value back into `kind`; ValueError when it cannot be one.
+
+    Values are range-checked as well as typed: a forged cursor must fail here,
+    not inside the database driver.
+    """
     if kind is int and isinstance(raw, int) and not isinstance(raw, bool):
+        if not -MAX_CURSOR_INT - 1 <= raw <= MAX_CURSOR_INT:
+            raise ValueError("integer out of range in cursor")
         return raw
     if not isinstance(raw, str):
         raise ValueError("unexpected cursor value")
@@ -143,13 +154,15 @@ def _decode_value(raw: object, kind: type) -> object:
         moment = datetime.fromisoformat(raw)
         if moment.tzinfo is None:
             raise ValueError("naive datetime in cursor")
-        return moment
+        return moment.astimezone(UTC)  # OverflowError for moments outside the calendar
     if kind is date:
         return date.fromisoformat(raw)
     if kind is Decimal:
         amount = Decimal(raw)
-        if not amount.is_finite():
-            raise ValueError("non-finite decimal in cursor")
+        if not amount.is_finite() or abs(amount) >= MAX_CURSOR_AMOUNT:
+            raise ValueError("decimal out of range in cursor")
+        if not has_at_most_two_decimals(amount):
+            raise ValueError("sub-cent amount in cursor")
         return amount
     raise ValueError(f"unsupported cursor kind {kind}")
 
@@ -178,6 +191,7 @@ def decode_cursor(cursor: str, ordering: Ordering, argument: str) -> tuple[Any, 
         orjson.JSONDecodeError,
         ValueError,
         TypeError,
+        OverflowError,
         InvalidOperation,
     ) as error:
         raise invalid from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -56,7 +57,8 @@ class NodeQueries:
     ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise bad_user_input(f"`ids` accepts at most {MAX_NODES} IDs.", "ids")
-        return [await _load_node(info, global_id) for global_id in ids]
+        # Gathered, so the loaders see every ID in one batch (one SELECT per type).
+        return list(await asyncio.gather(*(_load_node(info, global_id) for global_id in ids)))
 
 
 @strawberry.type(description="Read funds, investors and their commitments.")

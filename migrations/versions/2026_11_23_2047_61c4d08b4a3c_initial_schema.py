@@ -57,7 +57,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "committed_cents >= 0 AND (hard_cap_cents IS NULL OR committed_cents <= hard_cap_cents)",
+            "committed_cents >= 0 AND committed_cents <= 100000000000000000 AND "
+            "(hard_cap_cents IS NULL OR committed_cents <= hard_cap_cents)",
             name=op.f("ck_funds_committed_within_hard_cap"),
         ),
         sa.CheckConstraint(

@@ -68,7 +68,7 @@ class Fund(UUIDPrimaryKey, Timestamps, Base):
             name="hard_cap_range",
         ),
         CheckConstraint(
-            "committed_cents >= 0 AND "
+            f"committed_cents >= 0 AND committed_cents <= {MAX_MONEY_CENTS} AND "
             "(hard_cap_cents IS NULL OR committed_cents <= hard_cap_cents)",
             name="committed_within_hard_cap",
         ),
