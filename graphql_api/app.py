@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import AsyncIterator
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from graphql_api.db.engine import create_engine
 from graphql_api.db.session import Database
+from graphql_api.events.system import EventSystem
 from graphql_api.http.view import GraphQLView
 from graphql_api.observability.logging import configure_logging
 from graphql_api.observability.request_id import RequestIdMiddleware
@@ -34,6 +40,46 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+async def shut_down_subscriptions(runtime: Runtime, view: GraphQLView) -> None:
+    """End every feed (queued events are still sent), then close the sockets with 1001."""
+    await runtime.events.hub.shutdown()
+    await view.close_websockets(code=1001, reason="Server is shutting down; reconnect.")
+
+
+def graceful_sigterm(runtime: Runtime, view: GraphQLView) -> Callable[[], None]:
+    """On SIGTERM, close subscriptions cleanly before uvicorn starts its own shutdown.
+
+    uvicorn closes open websockets with 1012 when it shuts down; we want clients
+    to get the events already in flight and then 1001 ("going away"). So the
+    handler uvicorn installed is wrapped: ours runs first, then hands over.
+    Returns a function that restores the previous handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    async def close_then_hand_over(signum: int, frame: FrameType | None) -> None:
+        await shut_down_subscriptions(runtime, view)
+        signal.signal(signal.SIGTERM, previous)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            os.kill(os.getpid(), signum)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(
+            lambda: loop.create_task(close_then_hand_over(signum, frame), name="graceful-sigterm")
+        )
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 async def healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -45,16 +91,22 @@ async def to_graphiql(_: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings)
-    runtime = Runtime(settings=settings, db=Database(create_engine(settings)))
+    db = Database(create_engine(settings))
+    runtime = Runtime(settings=settings, db=db, events=EventSystem(settings, db))
     view = GraphQLView(build_schema(settings), runtime)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.events.start()
+        restore_signals = graceful_sigterm(runtime, view)
         if settings.gc_freeze:
             tune_garbage_collector()
         try:
             yield
         finally:
+            restore_signals()
+            await shut_down_subscriptions(runtime, view)
+            await runtime.events.stop()
             await runtime.db.dispose()
 
     app = Starlette(

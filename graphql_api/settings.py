@@ -49,6 +49,16 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    events_channel: str = "graphql_api:events"
+    events_poll_seconds: float = Field(default=5.0, gt=0, le=86_400)
+    outbox_relay_seconds: float = Field(default=1.0, gt=0, le=86_400)
+    outbox_retention_days: float = Field(default=7, gt=0)
+    subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
+    ws_connection_init_timeout_seconds: float = Field(default=10, gt=0, le=600)
+    ws_keepalive_seconds: float = Field(default=15, gt=0, le=600)
+    ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
+    allowed_origins: list[str] = Field(default_factory=list)
+
     parser_cache_size: int = Field(default=1024, ge=0)
     validation_cache_size: int = Field(default=1024, ge=0)
     gc_freeze: bool = True

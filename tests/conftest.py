@@ -55,6 +55,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         database_url=database_url,
         gc_freeze=False,
         load_demo_data=False,
+        # Tests flush and catch up explicitly; timers would only add noise.
+        events_poll_seconds=3600,
+        outbox_relay_seconds=3600,
         **overrides,
     )
 
@@ -86,6 +89,8 @@ async def db(app: Any) -> AsyncIterator[Database]:
     database: Database = app.state.runtime.db
     yield database
     await empty_tables(database)
+    # Positions restart at 1 in the emptied outbox: the hub must start over too.
+    app.state.runtime.events.hub.last_position = 0
 
 
 async def empty_tables(database: Database) -> None:
@@ -110,8 +115,14 @@ class StatementCounter:
 
     IGNORED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
-    def __init__(self) -> None:
+    def __init__(self, app: Any) -> None:
         self.statements: list[str] = []
+        self._app = app
+
+    async def reset(self) -> None:
+        """Start counting afresh, once background work of earlier commits is done."""
+        await self._app.state.runtime.events.publisher.idle()
+        self.statements.clear()
 
     def __call__(self, _conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.lstrip().upper().startswith(self.IGNORED):
@@ -123,8 +134,8 @@ class StatementCounter:
 
 
 @pytest.fixture
-def count_statements(db: Database) -> Iterator[StatementCounter]:
-    counter = StatementCounter()
+def count_statements(app: Any, db: Database) -> Iterator[StatementCounter]:
+    counter = StatementCounter(app)
     event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
     yield counter
     event.remove(db.engine.sync_engine, "before_cursor_execute", counter)

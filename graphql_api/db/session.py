@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 AfterCommitHook = Callable[[], Awaitable[None]]
 SQLITE_WRITE_OPTION = "graphql_api_sqlite_write"
+EVENTS_WRITTEN = "graphql_api_events_written"
+"""Set in `session.info` by whoever adds outbox events, so the commit announces them."""
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Database:
         # letting them collide on the file lock) gives the same outcome as row
         # locks on PostgreSQL: serialised writes, no "database is locked".
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Called (synchronously, it must not block) after a commit that wrote events.
+        self.on_events_committed: Callable[[], None] | None = None
 
     def read_session(self) -> AsyncSession:
         """A session for reading; use as `async with db.read_session() as session:`."""
@@ -66,6 +70,9 @@ class Database:
             uow = UnitOfWork(session)
             async with session.begin():
                 yield uow
+            wrote_events = session.info.pop(EVENTS_WRITTEN, False)
+        if wrote_events and self.on_events_committed is not None:
+            self.on_events_committed()
         for hook in uow._after_commit:
             try:
                 await hook()

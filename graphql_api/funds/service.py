@@ -22,6 +22,8 @@ from graphql_api.errors import (
     VersionConflictError,
     Violation,
 )
+from graphql_api.events import outbox
+from graphql_api.events.records import EventType
 from graphql_api.funds import repository
 from graphql_api.funds.filters import FundFilter, FundOrder
 from graphql_api.funds.repository import FundRow
@@ -31,6 +33,13 @@ from graphql_api.validation import check_money, clean_name
 
 MIN_VINTAGE_YEAR = 1900
 VINTAGE_YEARS_AHEAD = 5
+
+
+def to_camel(name: str) -> str:
+    """A field name as clients know it (`hard_cap_usd` → `hardCapUsd`)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
 
 ALLOWED_TRANSITIONS: dict[FundStatus, frozenset[FundStatus]] = {
     FundStatus.FUNDRAISING: frozenset({FundStatus.INVESTING, FundStatus.CLOSED}),
@@ -124,6 +133,7 @@ async def create_fund(session: AsyncSession, new: NewFund, *, today: date) -> Fu
     )
     repository.add(session, fund)
     await session.flush()
+    outbox.record(session, EventType.FUND_CREATED, fund.id, payload={"name": fund.name})
     return fund
 
 
@@ -147,11 +157,37 @@ async def update_fund(
             "expected_version",
         )
     values = _validated_changes(fund, changes, today)
-    for attribute, value in values.items():
-        if getattr(fund, attribute) != value:
-            setattr(fund, attribute, value)
+    previous_status = fund.status
+    changed = [name for name, value in values.items() if getattr(fund, name) != value]
+    for attribute in changed:
+        setattr(fund, attribute, values[attribute])
     await session.flush()
+    if changed:
+        _record_changes(session, fund, changed, previous_status)
     return fund
+
+
+def _record_changes(
+    session: AsyncSession, fund: Fund, changed: list[str], previous_status: FundStatus
+) -> None:
+    """One FUND_UPDATED event naming the changed fields, plus FUND_STATUS_CHANGED if it moved.
+
+    The fund row is locked (get_for_update), so these events are sequenced in
+    the order the changes committed.
+    """
+    outbox.record(
+        session,
+        EventType.FUND_UPDATED,
+        fund.id,
+        payload={"changedFields": [to_camel(name) for name in changed], "version": fund.version},
+    )
+    if "status" in changed:
+        outbox.record(
+            session,
+            EventType.FUND_STATUS_CHANGED,
+            fund.id,
+            payload={"from": previous_status.value, "to": fund.status.value},
+        )
 
 
 def _validated_changes(fund: Fund, changes: FundChanges, today: date) -> dict[str, object]:

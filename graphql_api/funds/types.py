@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.db.models import FundStatus
+from graphql_api.funds.inputs import FundStatus
 from graphql_api.investments.inputs import InvestmentFilterInput, InvestmentOrder
 from graphql_api.investments.service import FundTotals
 from graphql_api.investors.inputs import InvestorType

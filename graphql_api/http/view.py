@@ -8,15 +8,17 @@ requests are part of our contract. WebSockets (subscriptions) stay Strawberry's.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -97,17 +99,35 @@ class GraphQLView(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             keep_alive=True,
-            keep_alive_interval=15,
+            keep_alive_interval=settings.ws_keepalive_seconds,
+            connection_init_wait_timeout=timedelta(
+                seconds=settings.ws_connection_init_timeout_seconds
+            ),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
+            allowed_origins=settings.allowed_origins,
         )
         self.runtime = runtime
         self.max_body_bytes = settings.max_body_bytes
+        self._websockets: set[WebSocket] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             response = await self.handle_http(Request(scope, receive))
             await response(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        elif scope["type"] == "websocket":
+            websocket = WebSocket(scope, receive=receive, send=send)
+            self._websockets.add(websocket)
+            try:
+                await self.run(websocket)
+            finally:
+                self._websockets.discard(websocket)
+
+    async def close_websockets(self, code: int, reason: str) -> None:
+        """Close every open WebSocket (after their feeds have ended)."""
+        for websocket in tuple(self._websockets):
+            with contextlib.suppress(RuntimeError, OSError):
+                if websocket.application_state == WebSocketState.CONNECTED:
+                    await websocket.close(code=code, reason=reason)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         return Context(

@@ -24,6 +24,8 @@ from graphql_api.errors import (
     NotFoundError,
     Violation,
 )
+from graphql_api.events import outbox
+from graphql_api.events.records import EventType
 from graphql_api.funds import service as fund_service
 from graphql_api.investments import repository
 from graphql_api.investments.filters import InvestmentFilter, InvestmentOrder, Related
@@ -116,6 +118,19 @@ async def create_investment(
     )
     repository.add(session, investment)
     await session.flush()
+    # The fund row is locked (reserve_commitment's UPDATE): events of one fund
+    # commit, and are sequenced, in the order the commitments were made.
+    outbox.record(
+        session,
+        EventType.INVESTMENT_CREATED,
+        investment.fund_id,
+        investment_id=investment.id,
+        investor_id=investment.investor_id,
+        payload={
+            "amountUsd": f"{investment.amount_usd:.2f}",
+            "investmentDate": investment.investment_date.isoformat(),
+        },
+    )
     return investment
 
 

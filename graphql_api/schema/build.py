@@ -13,8 +13,9 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from graphql_api.fund_events.types import EVENT_TYPES
 from graphql_api.schema.extensions import ErrorHandling
-from graphql_api.schema.root import Mutation, Query
+from graphql_api.schema.root import Mutation, Query, Subscription
 from graphql_api.schema.scalars import SCALAR_OVERRIDES
 from graphql_api.settings import Settings
 
@@ -39,6 +40,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
+        types=EVENT_TYPES,
         extensions=extensions,
         scalar_overrides=dict(SCALAR_OVERRIDES),
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),

@@ -9,16 +9,22 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from graphql_api.db.session import Database
-from graphql_api.schema.loaders import Loaders
+from graphql_api.events.system import EventSystem
+from graphql_api.schema.loaders import Loaders, SharedEventLoaders
 from graphql_api.settings import Settings
 
 
 @dataclass
 class Runtime:
-    """What lives as long as the process: settings and the database."""
+    """What lives as long as the process: settings, the database, the event machinery."""
 
     settings: Settings
     db: Database
+    events: EventSystem
+    event_loaders: SharedEventLoaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.event_loaders = SharedEventLoaders(self.db)
 
 
 @dataclass

@@ -7,6 +7,7 @@ Each loader is built on first use, so a request pays only for what it touches.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import cached_property
 
 from graphql_api.db.session import Database
@@ -60,3 +61,25 @@ class Loaders:
     @cached_property
     def investor_total(self) -> InvestorTotalLoader:
         return InvestorTotalLoader(self._db)
+
+
+class SharedEventLoaders:
+    """Loaders shared by every local subscriber of one event.
+
+    A thousand subscribers of one fund's feed would otherwise load the same fund
+    a thousand times; keyed by event position, the first one loads it and the
+    others hit the cache. Only the most recent events are kept.
+    """
+
+    def __init__(self, db: Database, size: int = 256) -> None:
+        self._db = db
+        self._size = size
+        self._by_position: OrderedDict[int, Loaders] = OrderedDict()
+
+    def for_event(self, position: int) -> Loaders:
+        loaders = self._by_position.get(position)
+        if loaders is None:
+            loaders = self._by_position[position] = Loaders(self._db)
+            if len(self._by_position) > self._size:
+                self._by_position.popitem(last=False)
+        return loaders

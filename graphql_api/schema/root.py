@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.fund_events.subscriptions import FundEventSubscriptions
 from graphql_api.funds.mutations import FundMutations
 from graphql_api.funds.queries import FundQueries, load_fund
 from graphql_api.investments.mutations import InvestmentMutations
@@ -63,6 +64,11 @@ class NodeQueries:
 
 @strawberry.type(description="Read funds, investors and their commitments.")
 class Query(NodeQueries, FundQueries, InvestorQueries, InvestmentQueries):
+    pass
+
+
+@strawberry.type(description="Live events, over a WebSocket (graphql-transport-ws or graphql-ws).")
+class Subscription(FundEventSubscriptions):
     pass
 
 

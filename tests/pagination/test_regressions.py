@@ -115,7 +115,7 @@ class TestNodesBatching:
         self, client: httpx.AsyncClient, db: Database, count_statements: StatementCounter
     ) -> None:
         funds = [await create_fund(db) for _ in range(10)]
-        count_statements.statements.clear()
+        await count_statements.reset()
 
         data = await data_of(client, NODES, {"ids": [gid(f) for f in funds]})
 

@@ -47,7 +47,7 @@ class TestNestedFundsQuery:
     ) -> None:
         # Given funds that each have more investments than one page holds
         await _seed_funds(db, funds, investments_each=3)
-        count_statements.statements.clear()
+        await count_statements.reset()
 
         # When the nested query runs without counts
         data = await data_of(client, NESTED_QUERY, {"first": 50, "withCount": False})
@@ -70,7 +70,7 @@ class TestNestedFundsQuery:
         funds: int,
     ) -> None:
         await _seed_funds(db, funds, investments_each=2)
-        count_statements.statements.clear()
+        await count_statements.reset()
 
         data = await data_of(client, NESTED_QUERY, {"first": 50, "withCount": True})
 

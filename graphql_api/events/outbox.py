@@ -1,0 +1,135 @@
+"""All SQL of the outbox: record an event, sequence committed ones, read them back.
+
+Callers of `record` must hold the fund's row lock (every use case that changes
+a fund or its commitments takes it), so one fund's events are committed, and
+therefore sequenced, in the order they happened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.models import OutboxEvent
+from graphql_api.db.session import EVENTS_WRITTEN
+from graphql_api.db.types import utcnow
+from graphql_api.events.records import EventRecord, EventType
+
+SEQUENCER_LOCK_KEY = 0x6F7574626F78  # "outbox": one sequencer at a time across instances
+
+
+def record(
+    session: AsyncSession,
+    event_type: EventType,
+    fund_id: uuid.UUID,
+    *,
+    investment_id: uuid.UUID | None = None,
+    investor_id: uuid.UUID | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Add an event to the current transaction; it commits (or not) with the change."""
+    session.add(
+        OutboxEvent(
+            event_type=event_type.value,
+            fund_id=fund_id,
+            investment_id=investment_id,
+            investor_id=investor_id,
+            payload=payload or {},
+        )
+    )
+    session.info[EVENTS_WRITTEN] = True
+
+
+def _to_record(row: OutboxEvent) -> EventRecord:
+    assert row.position is not None
+    return EventRecord(
+        position=row.position,
+        event_id=row.event_id,
+        event_type=EventType(row.event_type),
+        fund_id=row.fund_id,
+        investment_id=row.investment_id,
+        investor_id=row.investor_id,
+        payload=dict(row.payload),
+        occurred_at=row.occurred_at,
+    )
+
+
+async def sequence_pending(session: AsyncSession, limit: int = 1000) -> list[EventRecord]:
+    """Give committed, unsequenced events the next positions, in insertion order.
+
+    Runs under a transaction-scoped lock (an advisory lock on PostgreSQL; SQLite
+    has a single writer), so positions are handed out one sequencer at a time,
+    gap-free, and only ever to committed rows.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK_KEY}
+        )
+    rows = (
+        (
+            await session.execute(
+                select(OutboxEvent)
+                .where(OutboxEvent.position.is_(None))
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return []
+    last = (await session.execute(select(func.max(OutboxEvent.position)))).scalar_one() or 0
+    now = utcnow()
+    for offset, row in enumerate(rows, start=1):
+        row.position = last + offset
+        row.published_at = now
+    await session.flush()
+    return [_to_record(row) for row in rows]
+
+
+async def fetch_after(
+    session: AsyncSession,
+    after: int,
+    *,
+    fund_id: uuid.UUID | None = None,
+    upto: int | None = None,
+    limit: int = 500,
+) -> list[EventRecord]:
+    """Sequenced events with position > `after` (and <= `upto`), in position order."""
+    statement = select(OutboxEvent).where(OutboxEvent.position > after)
+    if upto is not None:
+        statement = statement.where(OutboxEvent.position <= upto)
+    if fund_id is not None:
+        statement = statement.where(OutboxEvent.fund_id == fund_id)
+    rows = (await session.execute(statement.order_by(OutboxEvent.position).limit(limit))).scalars()
+    return [_to_record(row) for row in rows]
+
+
+async def latest_position(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.max(OutboxEvent.position)))).scalar_one() or 0)
+
+
+async def earliest_position(session: AsyncSession) -> int | None:
+    value = (await session.execute(select(func.min(OutboxEvent.position)))).scalar_one()
+    return int(value) if value is not None else None
+
+
+async def purge_before(session: AsyncSession, moment: datetime) -> int:
+    """Delete delivered events that happened before `moment`; returns how many."""
+    result = await session.execute(
+        delete(OutboxEvent).where(
+            OutboxEvent.occurred_at < moment, OutboxEvent.position.is_not(None)
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def backlog(session: AsyncSession) -> int:
+    """How many committed events still wait for a position."""
+    statement = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.position.is_(None))
+    return int((await session.execute(statement)).scalar_one())

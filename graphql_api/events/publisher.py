@@ -1,0 +1,118 @@
+"""Sequencing and publishing: turn committed outbox rows into delivered events.
+
+Each commit that wrote events kicks a flush right away; a relay in every
+instance flushes periodically too (rows left by a crash, or a broker outage)
+and purges events past their retention. Flushes coalesce: while one runs,
+further kicks just ask it to go round once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+
+from graphql_api.db.session import Database
+from graphql_api.db.types import utcnow
+from graphql_api.events import outbox
+from graphql_api.events.broker import Broker
+from graphql_api.events.records import EventRecord
+
+logger = logging.getLogger(__name__)
+
+SEQUENCE_BATCH = 1000
+
+
+class Publisher:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        *,
+        relay_seconds: float,
+        retention: timedelta,
+        purge_every_seconds: float = 3600.0,
+    ) -> None:
+        self._db = db
+        self._broker = broker
+        self._relay_seconds = relay_seconds
+        self._retention = retention
+        self._purge_every = purge_every_seconds
+        self._flushing = False
+        self._again = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._relay: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        """Flush soon, without making the caller (a committing mutation) wait."""
+        task = asyncio.create_task(self.flush(), name="outbox-flush")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every flush already kicked has finished."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    async def flush(self) -> None:
+        if self._flushing:
+            self._again = True
+            return
+        self._flushing = True
+        try:
+            while True:
+                self._again = False
+                async with self._db.unit_of_work() as uow:
+                    records = await outbox.sequence_pending(uow.session, SEQUENCE_BATCH)
+                if records:
+                    await self._publish(records)
+                if not self._again and len(records) < SEQUENCE_BATCH:
+                    break
+        except Exception:  # the relay will try again; never fail the caller
+            logger.exception("outbox flush failed")
+        finally:
+            self._flushing = False
+
+    async def _publish(self, records: list[EventRecord]) -> None:
+        try:
+            await self._broker.publish(records)
+        except (RedisError, OSError) as error:
+            # Sequenced but not announced: every hub catches up from the outbox.
+            logger.warning(
+                "could not publish %d events (%s); hubs will catch up", len(records), error
+            )
+
+    def start_relay(self) -> None:
+        self._relay = asyncio.create_task(self._run_relay(), name="outbox-relay")
+
+    async def _run_relay(self) -> None:
+        elapsed_since_purge = self._purge_every  # purge once at start
+        while True:
+            await self.flush()
+            if elapsed_since_purge >= self._purge_every:
+                elapsed_since_purge = 0.0
+                await self.purge()
+            await asyncio.sleep(self._relay_seconds)
+            elapsed_since_purge += self._relay_seconds
+
+    async def purge(self) -> int:
+        try:
+            async with self._db.unit_of_work() as uow:
+                removed = await outbox.purge_before(uow.session, utcnow() - self._retention)
+        except Exception:
+            logger.exception("outbox purge failed")
+            return 0
+        if removed:
+            logger.info("purged %d delivered events older than %s", removed, self._retention)
+        return removed
+
+    async def stop(self) -> None:
+        tasks = [task for task in (self._relay, *self._tasks) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

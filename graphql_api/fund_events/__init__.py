@@ -1,0 +1,1 @@
+"""Fund events as GraphQL subscriptions: `fundEvents` and `investmentCreated`."""
