@@ -23,6 +23,15 @@ from graphql_api.schema.filters import (
 )
 from graphql_api.schema.pagination import OrderDirection
 
+__all__ = [
+    "CreateFundInput",
+    "FundFilterInput",
+    "FundOrder",
+    "FundStatus",
+    "FundStatusFilter",
+    "UpdateFundInput",
+]
+
 graphql_enum(
     FundStatus,
     name="FundStatus",
