@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
@@ -29,6 +31,27 @@ os.environ.setdefault("APP_ENV", "development")
 # One PostgreSQL database per concurrent test run (xdist worker, or a name given
 # in TEST_DB_SUFFIX), since each run drops and recreates its database.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("TEST_DB_SUFFIX", "main")
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> str:
+    """A real Redis; when it cannot be reached the test fails (never skips)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError) as error:
+        pytest.fail(f"Redis is required at {REDIS_URL}: {error}")
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+def unique_channel(name: str) -> str:
+    """An events channel no concurrent test run shares."""
+    return f"graphql_api_test:{WORKER}:{name}:{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
