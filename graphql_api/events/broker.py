@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -22,6 +23,12 @@ from redis.exceptions import RedisError
 from graphql_api.events.records import EventRecord, decode_batch, encode_batch
 
 logger = logging.getLogger(__name__)
+
+KEEPALIVE_OPTIONS: dict[int, int | bytes] = (
+    {socket.TCP_KEEPIDLE: 5, socket.TCP_KEEPINTVL: 2, socket.TCP_KEEPCNT: 3}
+    if hasattr(socket, "TCP_KEEPIDLE")
+    else {}
+)
 
 OnEvents = Callable[[list[EventRecord]], Awaitable[None]]
 OnReconnect = Callable[[], Awaitable[None]]
@@ -87,6 +94,9 @@ class RedisBroker:
             url,
             socket_connect_timeout=connect_timeout_seconds,
             socket_keepalive=True,
+            # Notice a half-open connection (a partition without a reset) within
+            # seconds, not after the operating system's default of hours.
+            socket_keepalive_options=KEEPALIVE_OPTIONS,
             health_check_interval=5,
         )
         self._listener: asyncio.Task[None] | None = None
@@ -113,11 +123,11 @@ class RedisBroker:
                 await pubsub.subscribe(self._channel)
                 self._connected, backoff = True, 0.1
                 logger.info("subscribed to redis channel %s", self._channel)
-                await on_reconnect()
+                await self._guarded(on_reconnect(), "catching up after (re)subscribing")
                 while not self._closing:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
-                        await on_events(decode_batch(message["data"]))
+                        await self._hand_over(message["data"], on_events)
             except (RedisError, OSError) as error:
                 self._connected = False
                 delay = backoff * (1 + random.random())  # noqa: S311 (jitter, not a secret)
@@ -128,6 +138,25 @@ class RedisBroker:
                 self._connected = False
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _hand_over(self, data: bytes | str, on_events: OnEvents) -> None:
+        try:
+            records = decode_batch(data)
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring a malformed message on %s", self._channel)
+            return
+        await self._guarded(on_events(records), "delivering events")
+
+    @staticmethod
+    async def _guarded(work: Awaitable[None], what: str) -> None:
+        """Our own failures (a database hiccup in the hub) must not end the subscription;
+        the hub's poll fills in whatever this delivery missed."""
+        try:
+            await work
+        except (RedisError, OSError):
+            raise
+        except Exception:
+            logger.exception("event broker: failed while %s", what)
 
     async def close(self) -> None:
         self._closing = True

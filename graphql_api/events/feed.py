@@ -53,9 +53,15 @@ async def events(
 
 
 async def _check_not_purged(db: Database, after: int) -> None:
-    """Refuse a cursor older than what the outbox keeps (the replay would have a gap)."""
+    """Refuse a cursor older than what the outbox keeps (the replay would have a gap),
+    and one from the future (live events up to it would be skipped)."""
     async with db.read_session() as session:
         earliest = await outbox.earliest_position(session)
+        latest = await outbox.latest_position(session)
+    if after > latest:
+        raise SubscriberClosedError(
+            "BAD_USER_INPUT", "`after` is not the cursor of an event that happened."
+        )
     if earliest is not None and after + 1 < earliest:
         raise SubscriberClosedError(
             "CURSOR_EXPIRED",

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.db.models import OutboxEvent
@@ -83,13 +83,33 @@ async def sequence_pending(session: AsyncSession, limit: int = 1000) -> list[Eve
     )
     if not rows:
         return []
+    # The newest position is never purged (see purge_before), so max() + 1 never
+    # hands out a position twice.
     last = (await session.execute(select(func.max(OutboxEvent.position)))).scalar_one() or 0
-    now = utcnow()
     for offset, row in enumerate(rows, start=1):
         row.position = last + offset
-        row.published_at = now
     await session.flush()
     return [_to_record(row) for row in rows]
+
+
+async def unpublished(session: AsyncSession, limit: int = 1000) -> list[EventRecord]:
+    """Sequenced events the broker has not taken yet (a failed or interrupted publish)."""
+    statement = (
+        select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None), OutboxEvent.position.is_not(None))
+        .order_by(OutboxEvent.position)
+        .limit(limit)
+    )
+    return [_to_record(row) for row in (await session.execute(statement)).scalars()]
+
+
+async def mark_published(session: AsyncSession, positions: list[int]) -> None:
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.position.in_(positions), OutboxEvent.published_at.is_(None))
+        .values(published_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def fetch_after(
@@ -120,12 +140,27 @@ async def earliest_position(session: AsyncSession) -> int | None:
 
 
 async def purge_before(session: AsyncSession, moment: datetime) -> int:
-    """Delete delivered events that happened before `moment`; returns how many."""
-    result = await session.execute(
-        delete(OutboxEvent).where(
-            OutboxEvent.occurred_at < moment, OutboxEvent.position.is_not(None)
+    """Delete the oldest sequenced events, those before `moment`; returns how many.
+
+    Only a contiguous run of positions from the start is deleted (up to the first
+    event still within retention), so a replay can always tell that events are
+    missing; and the newest position is always kept, so positions are never
+    handed out twice.
+    """
+    newest = (await session.execute(select(func.max(OutboxEvent.position)))).scalar_one()
+    if newest is None:
+        return 0
+    first_kept = (
+        await session.execute(
+            select(func.min(OutboxEvent.position)).where(
+                OutboxEvent.position.is_not(None), OutboxEvent.occurred_at >= moment
+            )
         )
-    )
+    ).scalar_one()
+    cut = min(newest, first_kept) - 1 if first_kept is not None else newest - 1
+    if cut < 1:
+        return 0
+    result = await session.execute(delete(OutboxEvent).where(OutboxEvent.position <= cut))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

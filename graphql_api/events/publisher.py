@@ -1,8 +1,10 @@
 """Sequencing and publishing: turn committed outbox rows into delivered events.
 
-Each commit that wrote events kicks a flush right away; a relay in every
-instance flushes periodically too (rows left by a crash, or a broker outage)
-and purges events past their retention. Flushes coalesce: while one runs,
+Each commit that wrote events kicks a flush right away: give committed rows
+positions, announce them through the broker, then mark them published. A relay
+in every instance flushes periodically too, so rows left behind by a crash or a
+broker outage are sequenced and published later; it also purges events past
+their retention. Flushes coalesce: while one runs,
 further kicks just ask it to go round once more.
 """
 
@@ -58,6 +60,7 @@ class Publisher:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
     async def flush(self) -> None:
+        """Sequence committed events, publish what the broker has not taken, mark it."""
         if self._flushing:
             self._again = True
             return
@@ -66,9 +69,14 @@ class Publisher:
             while True:
                 self._again = False
                 async with self._db.unit_of_work() as uow:
-                    records = await outbox.sequence_pending(uow.session, SEQUENCE_BATCH)
+                    await outbox.sequence_pending(uow.session, SEQUENCE_BATCH)
+                async with self._db.read_session() as session:
+                    records = await outbox.unpublished(session, SEQUENCE_BATCH)
                 if records:
-                    await self._publish(records)
+                    if not await self._publish(records):
+                        break  # broker down: the relay tries again later
+                    async with self._db.unit_of_work() as uow:
+                        await outbox.mark_published(uow.session, [r.position for r in records])
                 if not self._again and len(records) < SEQUENCE_BATCH:
                     break
         except Exception:  # the relay will try again; never fail the caller
@@ -76,14 +84,16 @@ class Publisher:
         finally:
             self._flushing = False
 
-    async def _publish(self, records: list[EventRecord]) -> None:
+    async def _publish(self, records: list[EventRecord]) -> bool:
+        """Announce the events; False when the broker is down (the relay retries them)."""
         try:
             await self._broker.publish(records)
         except (RedisError, OSError) as error:
-            # Sequenced but not announced: every hub catches up from the outbox.
-            logger.warning(
-                "could not publish %d events (%s); hubs will catch up", len(records), error
-            )
+            # Sequenced but not announced: hubs catch up from the outbox meanwhile,
+            # and the relay publishes them again once the broker is back.
+            logger.warning("could not publish %d events (%s); will retry", len(records), error)
+            return False
+        return True
 
     def start_relay(self) -> None:
         self._relay = asyncio.create_task(self._run_relay(), name="outbox-relay")

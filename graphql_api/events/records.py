@@ -88,6 +88,6 @@ def decode_cursor(cursor: str) -> int:
     if not text.startswith(_CURSOR_PREFIX) or not text[len(_CURSOR_PREFIX) :].isdigit():
         raise ValueError("not an event cursor")
     position = int(text[len(_CURSOR_PREFIX) :])
-    if position >= 2**63:
-        raise ValueError("position out of range")
+    if position >= 2**63 or encode_cursor(position) != cursor:
+        raise ValueError("not an event cursor")  # out of range, or not the form we issue
     return position

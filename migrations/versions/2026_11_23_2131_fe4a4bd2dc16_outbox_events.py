@@ -51,11 +51,11 @@ def upgrade() -> None:
             batch_op.f("ix_outbox_events_occurred_at"), ["occurred_at"], unique=False
         )
         batch_op.create_index(
-            "ix_outbox_events_unsequenced",
+            "ix_outbox_events_unpublished",
             ["id"],
             unique=False,
-            postgresql_where=sa.text("position IS NULL"),
-            sqlite_where=sa.text("position IS NULL"),
+            postgresql_where=sa.text("published_at IS NULL"),
+            sqlite_where=sa.text("published_at IS NULL"),
         )
 
 
@@ -63,9 +63,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.drop_index(
-            "ix_outbox_events_unsequenced",
-            postgresql_where=sa.text("position IS NULL"),
-            sqlite_where=sa.text("position IS NULL"),
+            "ix_outbox_events_unpublished",
+            postgresql_where=sa.text("published_at IS NULL"),
+            sqlite_where=sa.text("published_at IS NULL"),
         )
         batch_op.drop_index(batch_op.f("ix_outbox_events_occurred_at"))
         batch_op.drop_index(batch_op.f("ix_outbox_events_fund_id_position"))

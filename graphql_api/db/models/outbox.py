@@ -44,11 +44,11 @@ class OutboxEvent(Base):
     __table_args__ = (
         Index(None, "fund_id", "position"),
         Index(None, "occurred_at"),
-        # The sequencer's work list: rows not yet given a position.
+        # The publisher's work list: rows not yet sequenced, or not yet announced.
         Index(
-            "ix_outbox_events_unsequenced",
+            "ix_outbox_events_unpublished",
             "id",
-            postgresql_where=text("position IS NULL"),
-            sqlite_where=text("position IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
         ),
     )
