@@ -23,6 +23,9 @@ class ErrorCode(StrEnum):
     INVALID_STATUS_TRANSITION = "INVALID_STATUS_TRANSITION"
     HARD_CAP_EXCEEDED = "HARD_CAP_EXCEEDED"
     VERSION_CONFLICT = "VERSION_CONFLICT"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a token)
+    SIGNUP_DISABLED = "SIGNUP_DISABLED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +79,11 @@ class HardCapExceededError(DomainError):
 
 class VersionConflictError(DomainError):
     """The caller's `expectedVersion` is stale: someone changed the record first."""
+
+
+class InvalidCredentialsError(DomainError):
+    """Wrong email or password (deliberately not saying which)."""
+
+
+class InvalidTokenError(DomainError):
+    """A refresh, verification or reset token that is unknown, used, expired or revoked."""

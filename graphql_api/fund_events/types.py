@@ -59,7 +59,9 @@ class InvestmentCreatedEvent(FundEvent):
     async def investment(self) -> Investment | None:
         assert self.record.investment_id is not None
         row = await self.loaders.investment_by_id.load(self.record.investment_id)
-        return Investment.from_row(row, related=EVERYTHING_RELATED) if row is not None else None
+        if row is None:
+            return None
+        return Investment.from_row(row, self.loaders, related=EVERYTHING_RELATED)
 
 
 @strawberry.type(description="A commitment was deleted.")

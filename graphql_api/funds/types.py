@@ -18,6 +18,7 @@ from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
 from graphql_api.schema.ids import to_global_id
 from graphql_api.schema.node import Node
+from graphql_api.schema.objects import build
 from graphql_api.schema.pagination import Connection
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ class Fund(Node):
     @classmethod
     def from_row(cls, row: Any) -> Fund:
         """From a fund row or entity (attributes named as on the model)."""
-        return cls(
+        return build(
+            cls,
             id=strawberry.ID(to_global_id(TYPE_NAME, row.id)),
             key=row.id,
             name=row.name,
@@ -109,7 +111,8 @@ class Fund(Node):
     @classmethod
     def from_joined(cls, row: Any) -> Fund:
         """From an investment row that carries its fund's columns as `fund_*`."""
-        return cls(
+        return build(
+            cls,
             id=strawberry.ID(to_global_id(TYPE_NAME, row.fund_id)),
             key=row.fund_id,
             name=row.fund_name,

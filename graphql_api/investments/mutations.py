@@ -49,5 +49,6 @@ class InvestmentMutations:
 
         investment, errors = await in_unit_of_work(context.db, create)
         return CreateInvestmentPayload(
-            investment=Investment.from_row(investment) if investment else None, errors=errors
+            investment=Investment.from_row(investment, context.loaders) if investment else None,
+            errors=errors,
         )

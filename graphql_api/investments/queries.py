@@ -27,7 +27,8 @@ async def load_investment(info: Info[Context, None], global_id: str) -> Investme
     if key is None:
         return None
     row = await info.context.loaders.investment_by_id.load(key)
-    return Investment.from_row(row, related=EVERYTHING_RELATED) if row is not None else None
+    loaders = info.context.loaders
+    return Investment.from_row(row, loaders, related=EVERYTHING_RELATED) if row else None
 
 
 @strawberry.type
@@ -79,6 +80,6 @@ class InvestmentQueries:
             InvestmentConnection,
             page,
             ordering,
-            lambda row: Investment.from_row(row, related=related),
+            lambda row: Investment.from_row(row, info.context.loaders, related=related),
             count,
         )

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Uuid, column, func, select, true, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.db.filtering import all_conditions
@@ -142,12 +142,60 @@ async def fetch_pages_by_parent(
     window: Window,
     related: Related,
 ) -> dict[uuid.UUID, Page[InvestmentRow]]:
-    """One page per parent, for many parents, in one statement.
+    """One page per parent, for many parents, in one statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _pages_lateral(parent, parent_ids, criteria, order, window, related)
+    else:
+        statement = _pages_windowed(parent, parent_ids, criteria, order, window, related)
+    grouped: dict[uuid.UUID, list[InvestmentRow]] = defaultdict(list)
+    for row in (await session.execute(statement)).all():
+        grouped[getattr(row, f"{parent}_id")].append(row)
+    return {parent_id: to_page(grouped.get(parent_id, []), window) for parent_id in parent_ids}
 
-    ROW_NUMBER() numbers each parent's rows in the requested order (mirrored
-    for a backward read); keeping numbers up to limit + 1 yields every parent's
-    page plus one look-ahead row, with the same keyset bounds applied to all.
-    """
+
+def _pages_lateral(
+    parent: Parent,
+    parent_ids: Sequence[uuid.UUID],
+    criteria: InvestmentFilter | None,
+    order: Ordering,
+    window: Window,
+    related: Related,
+) -> AnySelect:
+    """PostgreSQL: for each parent, an index seek that stops after limit + 1 rows."""
+    parent_column = _PARENT_COLUMNS[parent]
+    parents = values(column("parent_id", Uuid()), name="parents").data(
+        [(parent_id,) for parent_id in parent_ids]
+    )
+    terms = order_terms(order.keys, reverse=window.backward)
+    position = func.row_number().over(order_by=terms).label("position")
+    page = (
+        _select(related, position)
+        .where(
+            parent_column == parents.c.parent_id,
+            *_conditions(criteria),
+            *keyset_conditions(order.keys, window),
+        )
+        .order_by(*terms)
+        .limit(window.limit + 1)
+        .lateral("page")
+    )
+    return (
+        select(page)
+        .select_from(parents.join(page, true()))
+        .order_by(page.c[f"{parent}_id"], page.c.position)
+    )
+
+
+def _pages_windowed(
+    parent: Parent,
+    parent_ids: Sequence[uuid.UUID],
+    criteria: InvestmentFilter | None,
+    order: Ordering,
+    window: Window,
+    related: Related,
+) -> AnySelect:
+    """SQLite (no LATERAL): number each parent's rows in the requested order (mirrored
+    for a backward read) and keep those up to limit + 1."""
     parent_column = _PARENT_COLUMNS[parent]
     position = (
         func.row_number()
@@ -166,16 +214,11 @@ async def fetch_pages_by_parent(
         )
         .subquery()
     )
-    parent_key = ranked.c[f"{parent}_id"]
-    statement = (
+    return (
         select(ranked)
         .where(ranked.c.position <= window.limit + 1)
-        .order_by(parent_key, ranked.c.position)
+        .order_by(ranked.c[f"{parent}_id"], ranked.c.position)
     )
-    grouped: dict[uuid.UUID, list[InvestmentRow]] = defaultdict(list)
-    for row in (await session.execute(statement)).all():
-        grouped[getattr(row, f"{parent}_id")].append(row)
-    return {parent_id: to_page(grouped.get(parent_id, []), window) for parent_id in parent_ids}
 
 
 async def count(session: AsyncSession, criteria: InvestmentFilter | None) -> int:

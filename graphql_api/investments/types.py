@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -26,7 +26,9 @@ from graphql_api.investments.repository import InvestmentRow, Parent
 from graphql_api.investors.types import Investor
 from graphql_api.schema.context import Context
 from graphql_api.schema.ids import to_global_id
+from graphql_api.schema.loaders import Loaders
 from graphql_api.schema.node import Node
+from graphql_api.schema.objects import Lazy, build
 from graphql_api.schema.pagination import Connection, build_connection, order_terms, page_window
 from graphql_api.schema.selection import connection_item_selects
 
@@ -35,18 +37,24 @@ NOTHING_RELATED = Related()
 EVERYTHING_RELATED = Related(investor=True, fund=True)
 
 
-async def _fund(info: Info[Context, None], key: uuid.UUID) -> Fund:
-    row = await info.context.loaders.fund_by_id.load(key)
-    if row is None:  # pragma: no cover (a foreign key guarantees the fund)
-        raise LookupError(f"investment refers to missing fund {key}")
-    return Fund.from_row(row)
+def _load_fund(loaders: Loaders, key: uuid.UUID) -> Lazy[Fund]:
+    async def load() -> Fund:
+        row = await loaders.fund_by_id.load(key)
+        if row is None:  # pragma: no cover (a foreign key guarantees the fund)
+            raise LookupError(f"investment refers to missing fund {key}")
+        return Fund.from_row(row)
+
+    return Lazy(load)
 
 
-async def _investor(info: Info[Context, None], key: uuid.UUID) -> Investor:
-    row = await info.context.loaders.investor_by_id.load(key)
-    if row is None:  # pragma: no cover (a foreign key guarantees the investor)
-        raise LookupError(f"investment refers to missing investor {key}")
-    return Investor.from_row(row)
+def _load_investor(loaders: Loaders, key: uuid.UUID) -> Lazy[Investor]:
+    async def load() -> Investor:
+        row = await loaders.investor_by_id.load(key)
+        if row is None:  # pragma: no cover (a foreign key guarantees the investor)
+            raise LookupError(f"investment refers to missing investor {key}")
+        return Investor.from_row(row)
+
+    return Lazy(load)
 
 
 @strawberry.type(description="A commitment of capital by an investor to a fund.")
@@ -54,45 +62,39 @@ class Investment(Node):
     amount_usd: Decimal = strawberry.field(description="Amount committed, in USD.")
     investment_date: date = strawberry.field(description="Date of the commitment.")
     created_at: datetime = strawberry.field(description="When it was recorded (UTC).")
+    # Plain attributes: the object itself when it came with the page, otherwise
+    # a Lazy loader call that runs only if the query selects the field.
+    fund: Fund = strawberry.field(description="The fund committed to.")
+    investor: Investor = strawberry.field(description="The investor who committed.")
     key: strawberry.Private[uuid.UUID]
-    fund_key: strawberry.Private[uuid.UUID]
-    investor_key: strawberry.Private[uuid.UUID]
-    known_fund: strawberry.Private[Fund | None] = None
-    known_investor: strawberry.Private[Investor | None] = None
 
     @classmethod
     def from_row(
-        cls, row: Any, *, related: Related = NOTHING_RELATED, fund: Fund | None = None
+        cls,
+        row: Any,
+        loaders: Loaders,
+        *,
+        related: Related = NOTHING_RELATED,
+        fund: Fund | None = None,
     ) -> Investment:
         """From an investment row, plus the `fund_*` / `investor_*` columns `related` names."""
-        if fund is None and related.fund:
-            fund = Fund.from_joined(row)
-        investor = Investor.from_joined(row) if related.investor else None
-        return cls(
-            id=strawberry.ID(to_global_id(TYPE_NAME, row.id)),
+        if fund is None:
+            fund = Fund.from_joined(row) if related.fund else _load_fund(loaders, row.fund_id)  # type: ignore[assignment]
+        investor = (
+            Investor.from_joined(row)
+            if related.investor
+            else _load_investor(loaders, row.investor_id)
+        )
+        return build(
+            cls,
+            id=to_global_id(TYPE_NAME, row.id),
             key=row.id,
-            fund_key=row.fund_id,
-            investor_key=row.investor_id,
             amount_usd=row.amount_usd,
             investment_date=row.investment_date,
             created_at=row.created_at,
-            known_fund=fund,
-            known_investor=investor,
+            fund=fund,
+            investor=investor,
         )
-
-    @strawberry.field(description="The fund committed to.")
-    def fund(self, info: Info[Context, None]) -> Fund:
-        # Synchronous when the fund came with the page; otherwise an awaitable
-        # from the loader, which GraphQL execution awaits.
-        if self.known_fund is not None:
-            return self.known_fund
-        return cast(Fund, _fund(info, self.fund_key))
-
-    @strawberry.field(description="The investor who committed.")
-    def investor(self, info: Info[Context, None]) -> Investor:
-        if self.known_investor is not None:
-            return self.known_investor
-        return cast(Investor, _investor(info, self.investor_key))
 
 
 @strawberry.type(description="A page of investments.")
@@ -142,6 +144,6 @@ async def nested_investments(
         InvestmentConnection,
         page,
         ordering,
-        lambda row: Investment.from_row(row, related=related, fund=parent_fund),
+        lambda row: Investment.from_row(row, loaders, related=related, fund=parent_fund),
         count,
     )

@@ -16,6 +16,7 @@ from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
 from graphql_api.schema.ids import to_global_id
 from graphql_api.schema.node import Node
+from graphql_api.schema.objects import build
 from graphql_api.schema.pagination import Connection
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ class Investor(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Investor:
-        return cls(
+        return build(
+            cls,
             id=strawberry.ID(to_global_id(TYPE_NAME, row.id)),
             key=row.id,
             name=row.name,
@@ -52,7 +54,8 @@ class Investor(Node):
     @classmethod
     def from_joined(cls, row: Any) -> Investor:
         """From an investment row that carries its investor's columns as `investor_*`."""
-        return cls(
+        return build(
+            cls,
             id=strawberry.ID(to_global_id(TYPE_NAME, row.investor_id)),
             key=row.investor_id,
             name=row.investor_name,

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_api.fund_events.types import EVENT_TYPES
+from graphql_api.schema.execution import FastExecutor
 from graphql_api.schema.extensions import ErrorHandling
 from graphql_api.schema.root import Mutation, Query, Subscription
 from graphql_api.schema.scalars import SCALAR_OVERRIDES
@@ -45,4 +46,5 @@ def build_schema(settings: Settings | None = None) -> Schema:
         extensions=extensions,
         scalar_overrides=dict(SCALAR_OVERRIDES),
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        execution_context_class=FastExecutor,
     )

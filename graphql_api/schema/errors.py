@@ -56,6 +56,9 @@ UserErrorCode = graphql_enum(
         ErrorCode.INVALID_STATUS_TRANSITION: "Fund status only moves forward.",
         ErrorCode.HARD_CAP_EXCEEDED: "The commitment would exceed the fund's hard cap.",
         ErrorCode.VERSION_CONFLICT: "The record changed since `expectedVersion`; reload and retry.",
+        ErrorCode.INVALID_CREDENTIALS: "Email or password (or the current password) is wrong.",
+        ErrorCode.INVALID_TOKEN: "A refresh, verification or reset token is not valid (any more).",
+        ErrorCode.SIGNUP_DISABLED: "Self-service registration is turned off on this server.",
     },
 )
 
