@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from graphql_api.audit import recorder as audit_recorder
 from graphql_api.db.engine import create_engine
 from graphql_api.db.session import Database
 from graphql_api.events.system import EventSystem
@@ -26,6 +27,7 @@ from graphql_api.observability.request_id import RequestIdMiddleware
 from graphql_api.schema.build import build_schema
 from graphql_api.schema.context import Runtime
 from graphql_api.settings import Settings
+from graphql_api.users.runtime import IdentityRuntime
 
 # Responses allocate thousands of short-lived objects; with CPython's default
 # thresholds the cyclic collector ran for most of a nested query's CPU time.
@@ -91,8 +93,14 @@ async def to_graphiql(_: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings)
+    audit_recorder.install()
     db = Database(create_engine(settings))
-    runtime = Runtime(settings=settings, db=db, events=EventSystem(settings, db))
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        events=EventSystem(settings, db),
+        identity=IdentityRuntime.from_settings(settings),
+    )
     view = GraphQLView(build_schema(settings), runtime)
 
     @asynccontextmanager
@@ -107,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             restore_signals()
             await shut_down_subscriptions(runtime, view)
             await runtime.events.stop()
+            await runtime.drain_background()
+            await runtime.identity.close()
             await runtime.db.dispose()
 
     app = Starlette(

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import uvicorn
 
+from graphql_api.auth.principal import Role
 from graphql_api.db.engine import create_engine
 from graphql_api.db.migrations import migrate as run_migrations
+from graphql_api.errors import DomainError
 from graphql_api.seeding import generator, writer
 from graphql_api.settings import Settings
+from graphql_api.users import bootstrap
 
 
 async def _seed(
@@ -53,6 +57,8 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         _seed(settings, generator.DEMO, seed=42, only_if_empty=True)
     ):
         click.echo("Loaded the demo data set into the empty database.")
+    if settings.demo_data:
+        _announce_demo_admin(settings)
     click.echo(f"GraphiQL: http://{host}:{port}/graphql")
     uvicorn.run(
         "graphql_api.app:create_app",
@@ -67,6 +73,54 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         proxy_headers=True,
         timeout_graceful_shutdown=30,
     )
+
+
+def _announce_demo_admin(settings: Settings) -> None:
+    admin = asyncio.run(bootstrap.demo_admin(settings))
+    if admin is None:
+        return
+    if admin.password is not None:
+        click.echo(f"Created the demo admin: {admin.email} / {admin.password}")
+    click.echo("Paste into GraphiQL's Headers tab (valid 12 hours):")
+    click.echo(f"  {admin.header}")
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="12-128 characters.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--investor-id", default=None, help="For an INVESTOR: its investor's UUID.")
+def create_user(email: str, password: str, role: str, investor_id: str | None) -> None:
+    """Create a user (for example the first ADMIN of a new deployment)."""
+    settings = Settings()
+    try:
+        user_id = asyncio.run(
+            bootstrap.create_user(
+                settings,
+                email,
+                password,
+                Role(role),
+                uuid.UUID(investor_id) if investor_id else None,
+            )
+        )
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created {role} user {email} ({user_id}).")
+
+
+@main.command("create-api-key")
+@click.option("--name", required=True, help="What the key is for.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+def create_api_key(name: str, role: str) -> None:
+    """Create an API key; its secret is printed once, alone on the last line."""
+    try:
+        prefix, secret = asyncio.run(bootstrap.create_api_key(Settings(), name, Role(role)))
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"Created {role} API key {prefix} ({name}). Send it as X-API-Key; it is not shown again:"
+    )
+    click.echo(secret)
 
 
 @main.command()

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cached_property
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./graphql_api.db"
+
+
+DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105 (refused in production)
+MIN_SECRET_BYTES = 32
+
+
+class UnsafeSettingsError(ValueError):
+    """Production settings that would start an unsafe server."""
 
 
 class AppEnv(StrEnum):
@@ -59,9 +68,38 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
     allowed_origins: list[str] = Field(default_factory=list)
 
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    jwt_issuer: str = "graphql-api"
+    jwt_audience: str = "graphql-api"
+    access_token_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    refresh_token_days: float = Field(default=30, gt=0, le=365)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    allow_signup: bool | None = None
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    smtp_url: SecretStr | None = None
+    mail_from: str = "graphql-api <no-reply@localhost>"
+    public_url: str = "http://127.0.0.1:8000"
+
     parser_cache_size: int = Field(default=1024, ge=0)
     validation_cache_size: int = Field(default=1024, ge=0)
     gc_freeze: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        """Production refuses to start with a default or short JWT secret."""
+        if self.app_env is AppEnv.PRODUCTION:
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEVELOPMENT_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
+                raise UnsafeSettingsError(
+                    f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_BYTES} "
+                    "bytes in production (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`)."
+                )
+        return self
 
     @property
     def is_production(self) -> bool:
@@ -84,6 +122,11 @@ class Settings(BaseSettings):
         if self.introspection_enabled is not None:
             return self.introspection_enabled
         return not self.is_production
+
+    @property
+    def signup_allowed(self) -> bool:
+        """Self-service registration: on in development, off in production unless enabled."""
+        return self.allow_signup if self.allow_signup is not None else not self.is_production
 
     @property
     def demo_data(self) -> bool:

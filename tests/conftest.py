@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
 from graphql_api.app import create_app
+from graphql_api.auth.principal import Role
 from graphql_api.db.base import Base
 from graphql_api.db.migrations import migrate
 from graphql_api.db.session import Database
 from graphql_api.settings import Settings
+from graphql_api.users import service as user_service
 from tests.backends import BACKENDS, postgres_url, recreate_postgres_database, sqlite_url
 
 os.environ.setdefault("APP_ENV", "development")
@@ -81,6 +84,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Tests flush and catch up explicitly; timers would only add noise.
         events_poll_seconds=3600,
         outbox_relay_seconds=3600,
+        # Argon2id at its cheapest: tests hash many passwords; production keeps RFC 9106's.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8,
+        password_hash_parallelism=1,
         **overrides,
     )
 
@@ -126,10 +133,31 @@ async def empty_tables(database: Database) -> None:
             await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
+async def api_key_for(db: Database, role: Role) -> str:
+    """A fresh API key of `role` in the test database (the cheapest credential)."""
+    async with db.unit_of_work() as uow:
+        _, secret = await user_service.create_api_key(
+            uow.session, f"test {role.value}", role, None, datetime.now(UTC)
+        )
+    return secret
+
+
 @pytest.fixture
-async def client(app: Any, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous_client(app: Any, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with no credentials at all."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(app: Any, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, called as an ADMIN (through an API key)."""
+    key = await api_key_for(db, Role.ADMIN)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers={"X-API-Key": key}
+    ) as http:
         yield http
 
 
@@ -142,8 +170,15 @@ class StatementCounter:
         self.statements: list[str] = []
         self._app = app
 
-    async def reset(self) -> None:
-        """Start counting afresh, once background work of earlier commits is done."""
+    async def reset(self, client: httpx.AsyncClient | None = None) -> None:
+        """Start counting afresh, once background work of earlier commits is done.
+
+        With a client, one request is made first, so the credential's first-use
+        bookkeeping is not counted: what remains per request is one statement
+        that authenticates the caller.
+        """
+        if client is not None:
+            await client.post("/graphql", json={"query": "{ __typename }"})
         await self._app.state.runtime.events.publisher.idle()
         self.statements.clear()
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import pool, select, text
@@ -179,23 +180,32 @@ class TestServe:
         self, embedded_server: tuple[str, subprocess.Popen[bytes]]
     ) -> None:
         base_url, server = embedded_server
+        # The lines printed before serving: the demo admin and a ready header
+        assert server.stdout is not None
+        printed = [server.stdout.readline().decode() for _ in range(4)]
+        header = orjson.loads(next(line for line in printed if "Authorization" in line))
 
         graphiql = httpx.get(f"{base_url}/graphql", headers={"Accept": "text/html"}, timeout=5)
         answer = httpx.post(
             f"{base_url}/graphql",
             json={"query": "{ funds { totalCount } investors { totalCount } }"},
+            headers=header,
             timeout=5,
+        )
+        anonymous = httpx.post(
+            f"{base_url}/graphql", json={"query": "{ funds { totalCount } }"}, timeout=5
         )
 
         assert graphiql.status_code == 200
         assert "graphiql" in graphiql.text.lower()
         assert answer.json()["data"]["funds"]["totalCount"] > 0
         assert answer.json()["data"]["investors"]["totalCount"] > 0
+        assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert any("Created the demo admin: admin@example.com / " in line for line in printed)
 
         # uvicorn shuts down gracefully, then re-raises SIGTERM for the parent to see
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=15) in (0, -signal.SIGTERM)
         output = server.stdout.read().decode() if server.stdout else ""
         assert "Finished server process" in output
-        assert "Loaded the demo data set" in output
         assert f"GraphiQL: {base_url}/graphql" in output

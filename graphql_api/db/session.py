@@ -63,10 +63,17 @@ class Database:
         return self._read_sessions()
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        """Open a transaction; commit once when the block ends, roll back if it raises."""
+    async def unit_of_work(
+        self, session_info: dict[str, object] | None = None
+    ) -> AsyncIterator[UnitOfWork]:
+        """Open a transaction; commit once when the block ends, roll back if it raises.
+
+        `session_info` is copied into `session.info` (the audit recorder reads who
+        is acting from there).
+        """
         lock = self._write_lock if self._write_lock is not None else nullcontext()
         async with lock, self._write_sessions() as session:
+            session.info.update(session_info or {})
             uow = UnitOfWork(session)
             async with session.begin():
                 yield uow

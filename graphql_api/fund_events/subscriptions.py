@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from graphql_api.auth.principal import READERS
 from graphql_api.events import feed
 from graphql_api.events.hub import SubscriberClosedError
 from graphql_api.events.records import EventRecord, EventType, decode_cursor
@@ -18,6 +19,7 @@ from graphql_api.funds import service as fund_service
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import ApiErrorCode, api_error, bad_user_input
 from graphql_api.schema.ids import key_of
+from graphql_api.schema.permissions import allow
 
 
 async def _fund_key(info: Info[Context, None], fund_id: str | None) -> uuid.UUID | None:
@@ -48,10 +50,17 @@ async def _stream(
     types: frozenset[EventType] | None,
 ) -> AsyncGenerator[FundEvent, None]:
     runtime = info.context.runtime
+    viewer = info.context.viewer
 
     def accepts(record: EventRecord) -> bool:
-        return (fund_key is None or record.fund_id == fund_key) and (
-            types is None or record.event_type in types
+        # A restricted viewer (an INVESTOR) hears only about its own commitments.
+        visible = not viewer.restricted or (
+            viewer.investor_id is not None and record.investor_id == viewer.investor_id
+        )
+        return (
+            visible
+            and (fund_key is None or record.fund_id == fund_key)
+            and (types is None or record.event_type in types)
         )
 
     try:
@@ -63,7 +72,9 @@ async def _stream(
             after=after,
             capacity=runtime.settings.subscriber_queue_size,
         ):
-            yield to_event(record, runtime.event_loaders.for_event(record.position))
+            yield to_event(
+                record, runtime.event_loaders.for_event(record.position, info.context.viewer)
+            )
     except SubscriberClosedError as closed:
         raise GraphQLError(closed.reason, extensions={"code": closed.code}) from closed
 
@@ -71,11 +82,12 @@ async def _stream(
 @strawberry.type
 class FundEventSubscriptions:
     @strawberry.subscription(
+        extensions=[allow(*READERS)],
         description=(
             "Everything that happens to one fund (or to every fund), in commit order. With "
             "`after`, events after that cursor are replayed first, then live ones follow, "
             "with no gap and no duplicate."
-        )
+        ),
     )
     async def fund_events(
         self,
@@ -94,7 +106,9 @@ class FundEventSubscriptions:
         async for event in _stream(info, fund_key, position, None):
             yield event
 
-    @strawberry.subscription(description="New commitments, live (to one fund, or to any).")
+    @strawberry.subscription(
+        description="New commitments, live (to one fund, or to any).", extensions=[allow(*READERS)]
+    )
     async def investment_created(
         self,
         info: Info[Context, None],

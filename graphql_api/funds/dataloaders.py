@@ -6,6 +6,7 @@ import uuid
 
 from aiodataloader import DataLoader
 
+from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.session import Database
 from graphql_api.funds import service as fund_service
 from graphql_api.funds.repository import FundRow
@@ -14,9 +15,10 @@ from graphql_api.funds.repository import FundRow
 class FundByIdLoader(DataLoader[uuid.UUID, FundRow | None]):
     """Funds by key; `None` for a key with no fund."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, viewer: Viewer = EVERYTHING) -> None:
         super().__init__()
         self._db = db
+        self._viewer = viewer
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[FundRow | None]:
         async with self._db.read_session() as session:

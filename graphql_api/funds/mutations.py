@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Fund as FundModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError, ErrorCode, NotFoundError
@@ -17,6 +18,7 @@ from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.mutations import INPUT, in_unit_of_work
+from graphql_api.schema.permissions import allow
 
 
 @strawberry.type(description="Result of `createFund`.")
@@ -39,7 +41,7 @@ class UpdateFundPayload:
 
 @strawberry.type
 class FundMutations:
-    @strawberry.mutation(description="Create a fund.")
+    @strawberry.mutation(description="Create a fund.", extensions=[allow(*WRITERS)])
     async def create_fund(
         self, info: Info[Context, None], input: Annotated[CreateFundInput, INPUT]
     ) -> CreateFundPayload:
@@ -50,10 +52,13 @@ class FundMutations:
                 uow.session, input.to_new_fund(), today=context.today()
             )
 
-        fund, errors = await in_unit_of_work(context.db, create)
+        fund, errors = await in_unit_of_work(info, create)
         return CreateFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
 
-    @strawberry.mutation(description="Change some fields of a fund; the others stay as they are.")
+    @strawberry.mutation(
+        description="Change some fields of a fund; the others stay as they are.",
+        extensions=[allow(*WRITERS)],
+    )
     async def update_fund(
         self, info: Info[Context, None], input: Annotated[UpdateFundInput, INPUT]
     ) -> UpdateFundPayload:
@@ -75,5 +80,5 @@ class FundMutations:
                 today=context.today(),
             )
 
-        fund, errors = await in_unit_of_work(context.db, update)
+        fund, errors = await in_unit_of_work(info, update)
         return UpdateFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)

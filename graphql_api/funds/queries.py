@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import READERS
 from graphql_api.funds import service as fund_service
 from graphql_api.funds.inputs import FundFilterInput, FundOrder
 from graphql_api.funds.types import TYPE_NAME, Fund, FundConnection
@@ -14,6 +15,7 @@ from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
+from graphql_api.schema.permissions import allow
 
 
 async def load_fund(info: Info[Context, None], global_id: str) -> Fund | None:
@@ -27,7 +29,9 @@ async def load_fund(info: Info[Context, None], global_id: str) -> Fund | None:
 
 @strawberry.type
 class FundQueries:
-    @strawberry.field(description="A fund by ID; null when there is no such fund.")
+    @strawberry.field(
+        description="A fund by ID; null when there is no such fund.", extensions=[allow(*READERS)]
+    )
     async def fund(
         self,
         info: Info[Context, None],
@@ -35,7 +39,9 @@ class FundQueries:
     ) -> Fund | None:
         return await load_fund(info, id)
 
-    @strawberry.field(description="Funds, filtered, sorted and paged.")
+    @strawberry.field(
+        description="Funds, filtered, sorted and paged.", extensions=[allow(*READERS)]
+    )
     async def funds(
         self,
         info: Info[Context, None],

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import WRITERS
+from graphql_api.db.filtering import Comparison
 from graphql_api.funds.inputs import FundStatus
 from graphql_api.investments.inputs import InvestmentFilterInput, InvestmentOrder
 from graphql_api.investments.service import FundTotals
@@ -19,9 +21,11 @@ from graphql_api.schema.context import Context
 from graphql_api.schema.ids import to_global_id
 from graphql_api.schema.node import Node
 from graphql_api.schema.objects import build
-from graphql_api.schema.pagination import Connection
+from graphql_api.schema.pagination import Connection, build_connection, page_window
+from graphql_api.schema.permissions import allow
 
 if TYPE_CHECKING:
+    from graphql_api.audit.types import AuditEntryConnection
     from graphql_api.investments.types import InvestmentConnection
 
 TYPE_NAME = "Fund"
@@ -129,6 +133,37 @@ class Fund(Node):
     async def summary(self, info: Info[Context, None]) -> FundSummary:
         totals = await info.context.loaders.fund_totals.load(self.key)
         return FundSummary.of(totals, self)
+
+    @strawberry.field(
+        description="Changes to this fund, newest first (ADMIN, MANAGER).",
+        extensions=[allow(*WRITERS)],
+    )
+    async def history(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Annotated[AuditEntryConnection, strawberry.lazy("graphql_api.audit.types")]:
+        from graphql_api.audit.repository import AuditFilter  # noqa: PLC0415
+        from graphql_api.audit.service import NEWEST_FIRST, count  # noqa: PLC0415
+        from graphql_api.audit.types import AuditEntry, AuditEntryConnection  # noqa: PLC0415
+
+        window = page_window(NEWEST_FIRST, first=first, after=after, last=last, before=before)
+        page = await info.context.loaders.fund_history.load((self.key, window))
+        criteria = AuditFilter(
+            entity_type=Comparison(eq=TYPE_NAME), entity_id=Comparison(eq=self.key)
+        )
+        db = info.context.db
+
+        async def total() -> int:
+            async with db.read_session() as session:
+                return await count(session, criteria)
+
+        return build_connection(
+            AuditEntryConnection, page, NEWEST_FIRST, AuditEntry.from_row, total
+        )
 
     @strawberry.field(description="Commitments to this fund, paged.")
     async def investments(

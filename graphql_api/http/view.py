@@ -8,10 +8,11 @@ requests are part of our contract. WebSockets (subscriptions) stay Strawberry's.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,16 +21,20 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
+from graphql_api.auth.authenticate import Authenticated, Credentials, authenticate
+from graphql_api.auth.principal import ANONYMOUS
 from graphql_api.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
 from graphql_api.observability.request_id import request_id_of
 from graphql_api.schema.build import Schema
 from graphql_api.schema.context import Context, Runtime
 from graphql_api.schema.extensions import finalize_error
+from graphql_api.users.service import UnauthenticatedError
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
@@ -109,6 +114,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.runtime = runtime
         self.max_body_bytes = settings.max_body_bytes
         self._websockets: set[WebSocket] = set()
+        self._expiry_tasks: dict[WebSocket, asyncio.Task[None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -121,6 +127,9 @@ class GraphQLView(GraphQL[Context, None]):
                 await self.run(websocket)
             finally:
                 self._websockets.discard(websocket)
+                expiry = self._expiry_tasks.pop(websocket, None)
+                if expiry is not None:
+                    expiry.cancel()
 
     async def close_websockets(self, code: int, reason: str) -> None:
         """Close every open WebSocket (after their feeds have ended)."""
@@ -130,9 +139,66 @@ class GraphQLView(GraphQL[Context, None]):
                     await websocket.close(code=code, reason=reason)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        """A request's context; HTTP callers are authenticated from their headers here,
+        WebSocket callers later, from their connection_init payload."""
+        authenticated = Authenticated(ANONYMOUS)
+        if isinstance(request, Request):
+            authenticated = await self._authenticate(request.headers)
         return Context(
-            runtime=self.runtime, request=request, request_id=request_id_of(request.scope)
+            runtime=self.runtime,
+            request=request,
+            request_id=request_id_of(request.scope),
+            authenticated=authenticated,
         )
+
+    async def _authenticate(self, headers: Mapping[str, str]) -> Authenticated:
+        identity = self.runtime.identity
+        try:
+            credentials = Credentials.from_headers(headers)
+            return await authenticate(
+                self.runtime.db, identity.identity, identity.store, credentials, datetime.now(UTC)
+            )
+        except UnauthenticatedError as error:
+            raise RequestError(
+                401,
+                "UNAUTHENTICATED",
+                str(error),
+                {"WWW-Authenticate": 'Bearer realm="graphql-api"'},
+            ) from error
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket from its connection_init payload (4403 when refused).
+
+        `{"authorization": "Bearer <token>"}` (any letter case of the key) or
+        `{"x-api-key": "<key>"}`. The connection closes when the token expires.
+        """
+        params = context.connection_params
+        payload = params if isinstance(params, dict) else {}
+        try:
+            authenticated = await self._authenticate(payload)
+        except RequestError as error:
+            raise ConnectionRejectionError({"reason": error.message}) from error
+        if not authenticated.principal.is_authenticated:
+            raise ConnectionRejectionError(
+                {"reason": 'Send credentials in connection_init: {"authorization": "Bearer …"}.'}
+            )
+        context.sign_in(authenticated)
+        if authenticated.expires_at is not None and isinstance(context.request, WebSocket):
+            self._close_at_expiry(context.request, authenticated.expires_at)
+        return UNSET  # type: ignore[no-any-return]
+
+    def _close_at_expiry(self, websocket: WebSocket, expires_at: datetime) -> None:
+        async def close_when_expired() -> None:
+            delay = (expires_at - datetime.now(UTC)).total_seconds()
+            await asyncio.sleep(max(0.0, delay))
+            with contextlib.suppress(RuntimeError, OSError):
+                if websocket.application_state == WebSocketState.CONNECTED:
+                    await websocket.close(
+                        code=4403, reason="Access token expired; reconnect with a fresh one."
+                    )
+
+        task = asyncio.create_task(close_when_expired(), name="websocket-token-expiry")
+        self._expiry_tasks[websocket] = task
 
     async def handle_http(self, request: Request) -> Response:
         if request.method not in ("GET", "POST"):
@@ -150,7 +216,8 @@ class GraphQLView(GraphQL[Context, None]):
             )
         try:
             params = await self._read_params(request)
-            result = await self._execute(request, params)
+            context = await self.get_context(request)
+            result = await self._execute(request, params, context)
         except RequestError as error:
             return _error_response(error, media_type)
         return self._result_response(result, media_type, request_id_of(request.scope))
@@ -202,13 +269,15 @@ class GraphQLView(GraphQL[Context, None]):
                 raise too_large
         return bytes(chunks)
 
-    async def _execute(self, request: Request, params: GraphQLParams) -> ExecutionResult:
+    async def _execute(
+        self, request: Request, params: GraphQLParams, context: Context
+    ) -> ExecutionResult:
         is_get = request.method == "GET"
         try:
             return await self.schema.execute(
                 params.query,
                 variable_values=params.variables,
-                context_value=await self.get_context(request),
+                context_value=context,
                 operation_name=params.operation_name,
                 allowed_operation_types=QUERY_ONLY if is_get else QUERY_OR_MUTATION,
                 operation_extensions=params.extensions,

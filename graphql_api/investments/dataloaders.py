@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from aiodataloader import DataLoader
 
+from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.keyset import Ordering, Page, Window
 from graphql_api.db.session import Database
 from graphql_api.investments import service as investment_service
@@ -35,13 +36,14 @@ CountKey = tuple[uuid.UUID, InvestmentFilter | None]
 
 
 class InvestmentByIdLoader(DataLoader[uuid.UUID, InvestmentRow | None]):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, viewer: Viewer = EVERYTHING) -> None:
         super().__init__()
         self._db = db
+        self._viewer = viewer
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[InvestmentRow | None]:
         async with self._db.read_session() as session:
-            rows = await investment_service.investments_by_ids(session, keys)
+            rows = await investment_service.investments_by_ids(session, keys, self._viewer)
         by_id = {row.id: row for row in rows}
         return [by_id.get(key) for key in keys]
 
@@ -49,10 +51,11 @@ class InvestmentByIdLoader(DataLoader[uuid.UUID, InvestmentRow | None]):
 class InvestmentPagesLoader(DataLoader[PageKey, Page[InvestmentRow]]):
     """A page of a fund's (or an investor's) investments, for many parents at once."""
 
-    def __init__(self, db: Database, parent: Parent) -> None:
+    def __init__(self, db: Database, parent: Parent, viewer: Viewer = EVERYTHING) -> None:
         super().__init__()
         self._db = db
         self._parent: Parent = parent
+        self._viewer = viewer
 
     async def batch_load_fn(self, keys: list[PageKey]) -> list[Page[InvestmentRow]]:
         parents_by_query: dict[NestedPageQuery, list[uuid.UUID]] = {}
@@ -69,6 +72,7 @@ class InvestmentPagesLoader(DataLoader[PageKey, Page[InvestmentRow]]):
                     query.ordering,
                     query.window,
                     query.related,
+                    self._viewer,
                 )
                 pages.update(((parent_id, query), page) for parent_id, page in found.items())
         return [pages[key] for key in keys]
@@ -77,10 +81,11 @@ class InvestmentPagesLoader(DataLoader[PageKey, Page[InvestmentRow]]):
 class InvestmentCountsLoader(DataLoader[CountKey, int]):
     """How many investments each parent has (matching a filter): one grouped query."""
 
-    def __init__(self, db: Database, parent: Parent) -> None:
+    def __init__(self, db: Database, parent: Parent, viewer: Viewer = EVERYTHING) -> None:
         super().__init__()
         self._db = db
         self._parent: Parent = parent
+        self._viewer = viewer
 
     async def batch_load_fn(self, keys: list[CountKey]) -> list[int]:
         parents_by_filter: dict[InvestmentFilter | None, list[uuid.UUID]] = {}
@@ -90,7 +95,7 @@ class InvestmentCountsLoader(DataLoader[CountKey, int]):
         async with self._db.read_session() as session:
             for criteria, parent_ids in parents_by_filter.items():
                 found = await investment_service.counts_by_parent(
-                    session, self._parent, list(dict.fromkeys(parent_ids)), criteria
+                    session, self._parent, list(dict.fromkeys(parent_ids)), criteria, self._viewer
                 )
                 counts.update(((parent_id, criteria), n) for parent_id, n in found.items())
         return [counts[key] for key in keys]
@@ -99,24 +104,26 @@ class InvestmentCountsLoader(DataLoader[CountKey, int]):
 class FundTotalsLoader(DataLoader[uuid.UUID, FundTotals]):
     """Committed amount, counts and split by investor type, for many funds at once."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, viewer: Viewer = EVERYTHING) -> None:
         super().__init__()
         self._db = db
+        self._viewer = viewer
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[FundTotals]:
         async with self._db.read_session() as session:
-            totals = await investment_service.fund_totals(session, keys)
+            totals = await investment_service.fund_totals(session, keys, self._viewer)
         return [totals[key] for key in keys]
 
 
 class InvestorTotalLoader(DataLoader[uuid.UUID, Decimal]):
     """Total committed by each investor, for many investors at once."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, viewer: Viewer = EVERYTHING) -> None:
         super().__init__()
         self._db = db
+        self._viewer = viewer
 
     async def batch_load_fn(self, keys: list[uuid.UUID]) -> list[Decimal]:
         async with self._db.read_session() as session:
-            totals = await investment_service.investor_totals(session, keys)
+            totals = await investment_service.investor_totals(session, keys, self._viewer)
         return [totals[key] for key in keys]

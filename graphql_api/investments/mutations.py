@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Investment as InvestmentModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.investments import service as investment_service
@@ -15,6 +16,7 @@ from graphql_api.investments.types import Investment
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError
 from graphql_api.schema.mutations import INPUT, in_unit_of_work
+from graphql_api.schema.permissions import allow
 
 
 @strawberry.type(description="Result of `createInvestment`.")
@@ -30,10 +32,11 @@ class CreateInvestmentPayload:
 @strawberry.type
 class InvestmentMutations:
     @strawberry.mutation(
+        extensions=[allow(*WRITERS)],
         description=(
             "Commit an investor's capital to a fund. Checked in this order: the fund exists, "
             "is not CLOSED, the investor exists, amount and date are valid, the hard cap holds."
-        )
+        ),
     )
     async def create_investment(
         self,
@@ -47,7 +50,7 @@ class InvestmentMutations:
                 uow.session, input.to_new_investment(), today=context.today()
             )
 
-        investment, errors = await in_unit_of_work(context.db, create)
+        investment, errors = await in_unit_of_work(info, create)
         return CreateInvestmentPayload(
             investment=Investment.from_row(investment, context.loaders) if investment else None,
             errors=errors,

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import READERS
 from graphql_api.investments import service as investment_service
 from graphql_api.investments.inputs import InvestmentFilterInput, InvestmentOrder
 from graphql_api.investments.types import (
@@ -20,6 +21,7 @@ from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
+from graphql_api.schema.permissions import allow
 
 
 async def load_investment(info: Info[Context, None], global_id: str) -> Investment | None:
@@ -33,7 +35,10 @@ async def load_investment(info: Info[Context, None], global_id: str) -> Investme
 
 @strawberry.type
 class InvestmentQueries:
-    @strawberry.field(description="An investment by ID; null when there is no such investment.")
+    @strawberry.field(
+        description="An investment by ID; null when there is no such investment.",
+        extensions=[allow(*READERS)],
+    )
     async def investment(
         self,
         info: Info[Context, None],
@@ -43,7 +48,10 @@ class InvestmentQueries:
     ) -> Investment | None:
         return await load_investment(info, id)
 
-    @strawberry.field(description="Investments across all funds, filtered, sorted and paged.")
+    @strawberry.field(
+        description="Investments across all funds, filtered, sorted and paged.",
+        extensions=[allow(*READERS)],
+    )
     async def investments(
         self,
         info: Info[Context, None],
@@ -66,15 +74,15 @@ class InvestmentQueries:
         window = page_window(ordering, first=first, after=after, last=last, before=before)
         criteria = filter.to_filter() if filter else None
         related = related_selected(info, None)
-        db = info.context.db
+        db, viewer = info.context.db, info.context.viewer
         async with db.read_session() as session:
             page = await investment_service.list_investments(
-                session, criteria, ordering, window, related
+                session, criteria, ordering, window, related, viewer
             )
 
         async def count() -> int:
             async with db.read_session() as session:
-                return await investment_service.count_investments(session, criteria)
+                return await investment_service.count_investments(session, criteria, viewer)
 
         return build_connection(
             InvestmentConnection,

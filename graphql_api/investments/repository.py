@@ -13,9 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Uuid, column, func, select, true, values
+from sqlalchemy import ColumnElement, Uuid, column, false, func, select, true, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.filtering import all_conditions
 from graphql_api.db.keyset import (
     AnyRow,
@@ -88,10 +89,17 @@ def ordering(order: InvestmentOrder) -> Ordering:
     return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
 
 
-def _conditions(criteria: InvestmentFilter | None) -> list[ColumnElement[bool]]:
-    if criteria is None:
+def readable(viewer: Viewer) -> list[ColumnElement[bool]]:
+    """Row-level visibility: a restricted viewer reads only its own commitments."""
+    if not viewer.restricted:
         return []
-    return all_conditions(
+    return [Investment.investor_id == viewer.investor_id] if viewer.investor_id else [false()]
+
+
+def _conditions(criteria: InvestmentFilter | None, viewer: Viewer) -> list[ColumnElement[bool]]:
+    if criteria is None:
+        return readable(viewer)
+    return readable(viewer) + all_conditions(
         [
             (criteria.fund_id, Investment.fund_id),
             (criteria.investor_id, Investment.investor_id),
@@ -116,8 +124,12 @@ def _select(related: Related, *extra: ColumnElement[Any]) -> AnySelect:
     return statement
 
 
-async def fetch_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[InvestmentRow]:
-    statement = _select(Related(investor=True, fund=True)).where(Investment.id.in_(ids))
+async def fetch_by_ids(
+    session: AsyncSession, ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
+) -> list[InvestmentRow]:
+    statement = _select(Related(investor=True, fund=True)).where(
+        Investment.id.in_(ids), *readable(viewer)
+    )
     return list((await session.execute(statement)).all())
 
 
@@ -127,8 +139,9 @@ async def fetch_page(
     order: Ordering,
     window: Window,
     related: Related,
+    viewer: Viewer = EVERYTHING,
 ) -> Page[InvestmentRow]:
-    statement = _select(related).where(*_conditions(criteria))
+    statement = _select(related).where(*_conditions(criteria, viewer))
     result = await session.execute(paginate(statement, order.keys, window))
     return to_page(result.all(), window)
 
@@ -141,12 +154,11 @@ async def fetch_pages_by_parent(
     order: Ordering,
     window: Window,
     related: Related,
+    viewer: Viewer = EVERYTHING,
 ) -> dict[uuid.UUID, Page[InvestmentRow]]:
     """One page per parent, for many parents, in one statement."""
-    if session.get_bind().dialect.name == "postgresql":
-        statement = _pages_lateral(parent, parent_ids, criteria, order, window, related)
-    else:
-        statement = _pages_windowed(parent, parent_ids, criteria, order, window, related)
+    build = _pages_lateral if session.get_bind().dialect.name == "postgresql" else _pages_windowed
+    statement = build(parent, parent_ids, _conditions(criteria, viewer), order, window, related)
     grouped: dict[uuid.UUID, list[InvestmentRow]] = defaultdict(list)
     for row in (await session.execute(statement)).all():
         grouped[getattr(row, f"{parent}_id")].append(row)
@@ -156,7 +168,7 @@ async def fetch_pages_by_parent(
 def _pages_lateral(
     parent: Parent,
     parent_ids: Sequence[uuid.UUID],
-    criteria: InvestmentFilter | None,
+    conditions: list[ColumnElement[bool]],
     order: Ordering,
     window: Window,
     related: Related,
@@ -172,7 +184,7 @@ def _pages_lateral(
         _select(related, position)
         .where(
             parent_column == parents.c.parent_id,
-            *_conditions(criteria),
+            *conditions,
             *keyset_conditions(order.keys, window),
         )
         .order_by(*terms)
@@ -189,7 +201,7 @@ def _pages_lateral(
 def _pages_windowed(
     parent: Parent,
     parent_ids: Sequence[uuid.UUID],
-    criteria: InvestmentFilter | None,
+    conditions: list[ColumnElement[bool]],
     order: Ordering,
     window: Window,
     related: Related,
@@ -209,7 +221,7 @@ def _pages_windowed(
         _select(related, position)
         .where(
             parent_column.in_(parent_ids),
-            *_conditions(criteria),
+            *conditions,
             *keyset_conditions(order.keys, window),
         )
         .subquery()
@@ -221,8 +233,10 @@ def _pages_windowed(
     )
 
 
-async def count(session: AsyncSession, criteria: InvestmentFilter | None) -> int:
-    statement = select(func.count()).select_from(Investment).where(*_conditions(criteria))
+async def count(
+    session: AsyncSession, criteria: InvestmentFilter | None, viewer: Viewer = EVERYTHING
+) -> int:
+    statement = select(func.count()).select_from(Investment).where(*_conditions(criteria, viewer))
     return int((await session.execute(statement)).scalar_one())
 
 
@@ -231,11 +245,12 @@ async def count_by_parent(
     parent: Parent,
     parent_ids: Sequence[uuid.UUID],
     criteria: InvestmentFilter | None,
+    viewer: Viewer = EVERYTHING,
 ) -> dict[uuid.UUID, int]:
     parent_column = _PARENT_COLUMNS[parent]
     statement = (
         select(parent_column, func.count())
-        .where(parent_column.in_(parent_ids), *_conditions(criteria))
+        .where(parent_column.in_(parent_ids), *_conditions(criteria, viewer))
         .group_by(parent_column)
     )
     counts = {key: int(total) for key, total in (await session.execute(statement)).all()}
@@ -243,7 +258,7 @@ async def count_by_parent(
 
 
 async def totals_by_fund_and_investor_type(
-    session: AsyncSession, fund_ids: Sequence[uuid.UUID]
+    session: AsyncSession, fund_ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
 ) -> list[tuple[uuid.UUID, InvestorType, Decimal, int, int]]:
     """(fund, investor type, committed, investments, distinct investors) per group.
 
@@ -260,7 +275,7 @@ async def totals_by_fund_and_investor_type(
             func.count(func.distinct(Investment.investor_id)),
         )
         .join(Investor, Investor.id == Investment.investor_id)
-        .where(Investment.fund_id.in_(fund_ids))
+        .where(Investment.fund_id.in_(fund_ids), *readable(viewer))
         .group_by(Investment.fund_id, Investor.investor_type)
     )
     rows = (await session.execute(statement)).all()
@@ -268,11 +283,11 @@ async def totals_by_fund_and_investor_type(
 
 
 async def totals_by_investor(
-    session: AsyncSession, investor_ids: Sequence[uuid.UUID]
+    session: AsyncSession, investor_ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
 ) -> dict[uuid.UUID, Decimal]:
     statement = (
         select(Investment.investor_id, func.sum(Investment.amount_usd))
-        .where(Investment.investor_id.in_(investor_ids))
+        .where(Investment.investor_id.in_(investor_ids), *readable(viewer))
         .group_by(Investment.investor_id)
     )
     rows = (await session.execute(statement)).all()

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.keyset import Ordering, Page, Window
 from graphql_api.db.models import FundStatus, Investment, InvestorType
 from graphql_api.errors import (
@@ -135,9 +136,9 @@ async def create_investment(
 
 
 async def investments_by_ids(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
+    session: AsyncSession, ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
 ) -> list[InvestmentRow]:
-    return await repository.fetch_by_ids(session, ids)
+    return await repository.fetch_by_ids(session, ids, viewer)
 
 
 async def list_investments(
@@ -146,12 +147,15 @@ async def list_investments(
     order: Ordering,
     window: Window,
     related: Related,
+    viewer: Viewer = EVERYTHING,
 ) -> Page[InvestmentRow]:
-    return await repository.fetch_page(session, criteria, order, window, related)
+    return await repository.fetch_page(session, criteria, order, window, related, viewer)
 
 
-async def count_investments(session: AsyncSession, criteria: InvestmentFilter | None) -> int:
-    return await repository.count(session, criteria)
+async def count_investments(
+    session: AsyncSession, criteria: InvestmentFilter | None, viewer: Viewer = EVERYTHING
+) -> int:
+    return await repository.count(session, criteria, viewer)
 
 
 async def pages_by_parent(
@@ -162,9 +166,10 @@ async def pages_by_parent(
     order: Ordering,
     window: Window,
     related: Related,
+    viewer: Viewer = EVERYTHING,
 ) -> dict[uuid.UUID, Page[InvestmentRow]]:
     return await repository.fetch_pages_by_parent(
-        session, parent, parent_ids, criteria, order, window, related
+        session, parent, parent_ids, criteria, order, window, related, viewer
     )
 
 
@@ -173,14 +178,19 @@ async def counts_by_parent(
     parent: Parent,
     parent_ids: Sequence[uuid.UUID],
     criteria: InvestmentFilter | None,
+    viewer: Viewer = EVERYTHING,
 ) -> dict[uuid.UUID, int]:
-    return await repository.count_by_parent(session, parent, parent_ids, criteria)
+    return await repository.count_by_parent(session, parent, parent_ids, criteria, viewer)
 
 
 async def fund_totals(
-    session: AsyncSession, fund_ids: Sequence[uuid.UUID]
+    session: AsyncSession, fund_ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
 ) -> dict[uuid.UUID, FundTotals]:
-    """Committed amount, counts and the split by investor type, per fund."""
+    """Committed amount, counts and the split by investor type, per fund.
+
+    Over the commitments the viewer may read: an INVESTOR's summary of a fund
+    covers its own commitments only, so totals never reveal anyone else's.
+    """
     groups: dict[uuid.UUID, list[InvestorTypeTotal]] = {}
     for (
         fund_id,
@@ -205,7 +215,7 @@ async def fund_totals(
 
 
 async def investor_totals(
-    session: AsyncSession, investor_ids: Sequence[uuid.UUID]
+    session: AsyncSession, investor_ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
 ) -> dict[uuid.UUID, Decimal]:
-    totals = await repository.totals_by_investor(session, investor_ids)
+    totals = await repository.totals_by_investor(session, investor_ids, viewer)
     return {key: totals.get(key, Decimal("0.00")) for key in investor_ids}

@@ -52,7 +52,7 @@ def _load_investor(loaders: Loaders, key: uuid.UUID) -> Lazy[Investor]:
         row = await loaders.investor_by_id.load(key)
         if row is None:  # pragma: no cover (a foreign key guarantees the investor)
             raise LookupError(f"investment refers to missing investor {key}")
-        return Investor.from_row(row)
+        return Investor.from_row(row, loaders.viewer)
 
     return Lazy(load)
 
@@ -81,7 +81,7 @@ class Investment(Node):
         if fund is None:
             fund = Fund.from_joined(row) if related.fund else _load_fund(loaders, row.fund_id)  # type: ignore[assignment]
         investor = (
-            Investor.from_joined(row)
+            Investor.from_joined(row, loaders.viewer)
             if related.investor
             else _load_investor(loaders, row.investor_id)
         )

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Investor as InvestorModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError, ErrorCode, NotFoundError
@@ -17,6 +18,7 @@ from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.mutations import INPUT, in_unit_of_work
+from graphql_api.schema.permissions import allow
 
 
 @strawberry.type(description="Result of `createInvestor`.")
@@ -39,7 +41,7 @@ class UpdateInvestorPayload:
 
 @strawberry.type
 class InvestorMutations:
-    @strawberry.mutation(description="Create an investor.")
+    @strawberry.mutation(description="Create an investor.", extensions=[allow(*WRITERS)])
     async def create_investor(
         self,
         info: Info[Context, None],
@@ -48,13 +50,15 @@ class InvestorMutations:
         async def create(uow: UnitOfWork) -> InvestorModel:
             return await investor_service.create_investor(uow.session, input.to_new_investor())
 
-        investor, errors = await in_unit_of_work(info.context.db, create)
+        investor, errors = await in_unit_of_work(info, create)
         return CreateInvestorPayload(
-            investor=Investor.from_row(investor) if investor else None, errors=errors
+            investor=Investor.from_row(investor, info.context.viewer) if investor else None,
+            errors=errors,
         )
 
     @strawberry.mutation(
-        description="Change some fields of an investor; the others stay as they are."
+        extensions=[allow(*WRITERS)],
+        description="Change some fields of an investor; the others stay as they are.",
     )
     async def update_investor(
         self,
@@ -74,7 +78,8 @@ class InvestorMutations:
                 uow.session, key, changes, expected_version=input.expected_version
             )
 
-        investor, errors = await in_unit_of_work(info.context.db, update)
+        investor, errors = await in_unit_of_work(info, update)
         return UpdateInvestorPayload(
-            investor=Investor.from_row(investor) if investor else None, errors=errors
+            investor=Investor.from_row(investor, info.context.viewer) if investor else None,
+            errors=errors,
         )

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import READERS
 from graphql_api.investors import service as investor_service
 from graphql_api.investors.inputs import InvestorFilterInput, InvestorOrder
 from graphql_api.investors.types import TYPE_NAME, Investor, InvestorConnection
@@ -14,6 +15,7 @@ from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
+from graphql_api.schema.permissions import allow
 
 
 async def load_investor(info: Info[Context, None], global_id: str) -> Investor | None:
@@ -21,12 +23,15 @@ async def load_investor(info: Info[Context, None], global_id: str) -> Investor |
     if key is None:
         return None
     row = await info.context.loaders.investor_by_id.load(key)
-    return Investor.from_row(row) if row is not None else None
+    return Investor.from_row(row, info.context.viewer) if row is not None else None
 
 
 @strawberry.type
 class InvestorQueries:
-    @strawberry.field(description="An investor by ID; null when there is no such investor.")
+    @strawberry.field(
+        description="An investor by ID; null when there is no such investor.",
+        extensions=[allow(*READERS)],
+    )
     async def investor(
         self,
         info: Info[Context, None],
@@ -34,7 +39,9 @@ class InvestorQueries:
     ) -> Investor | None:
         return await load_investor(info, id)
 
-    @strawberry.field(description="Investors, filtered, sorted and paged.")
+    @strawberry.field(
+        description="Investors, filtered, sorted and paged.", extensions=[allow(*READERS)]
+    )
     async def investors(
         self,
         info: Info[Context, None],
@@ -56,12 +63,16 @@ class InvestorQueries:
         ordering = investor_service.ordering(order_terms(order_by))
         window = page_window(ordering, first=first, after=after, last=last, before=before)
         criteria = filter.to_filter() if filter else None
-        db = info.context.db
+        db, viewer = info.context.db, info.context.viewer
         async with db.read_session() as session:
-            page = await investor_service.list_investors(session, criteria, ordering, window)
+            page = await investor_service.list_investors(
+                session, criteria, ordering, window, info.context.viewer
+            )
 
         async def count() -> int:
             async with db.read_session() as session:
-                return await investor_service.count_investors(session, criteria)
+                return await investor_service.count_investors(session, criteria, viewer)
 
-        return build_connection(InvestorConnection, page, ordering, Investor.from_row, count)
+        return build_connection(
+            InvestorConnection, page, ordering, lambda row: Investor.from_row(row, viewer), count
+        )

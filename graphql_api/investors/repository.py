@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.filtering import all_conditions
 from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
 from graphql_api.db.models import Investor
@@ -46,10 +47,17 @@ def ordering(order: InvestorOrder) -> Ordering:
     return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
 
 
-def _conditions(criteria: InvestorFilter | None) -> list[Any]:
-    if criteria is None:
+def readable(viewer: Viewer) -> list[Any]:
+    """Row-level visibility: a restricted viewer reads only its own investor record."""
+    if not viewer.restricted:
         return []
-    return all_conditions(
+    return [Investor.id == viewer.investor_id] if viewer.investor_id else [false()]
+
+
+def _conditions(criteria: InvestorFilter | None, viewer: Viewer) -> list[Any]:
+    if criteria is None:
+        return readable(viewer)
+    return readable(viewer) + all_conditions(
         [
             (criteria.name, Investor.name),
             (criteria.email, Investor.email),
@@ -59,26 +67,40 @@ def _conditions(criteria: InvestorFilter | None) -> list[Any]:
     )
 
 
-async def fetch_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[InvestorRow]:
-    result = await session.execute(select(*INVESTOR_COLUMNS).where(Investor.id.in_(ids)))
-    return list(result.all())
+async def fetch_by_ids(
+    session: AsyncSession, ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
+) -> list[InvestorRow]:
+    statement = select(*INVESTOR_COLUMNS).where(Investor.id.in_(ids), *readable(viewer))
+    return list((await session.execute(statement)).all())
 
 
 async def fetch_page(
-    session: AsyncSession, criteria: InvestorFilter | None, order: Ordering, window: Window
+    session: AsyncSession,
+    criteria: InvestorFilter | None,
+    order: Ordering,
+    window: Window,
+    viewer: Viewer = EVERYTHING,
 ) -> Page[InvestorRow]:
-    statement = select(*INVESTOR_COLUMNS).where(*_conditions(criteria))
+    statement = select(*INVESTOR_COLUMNS).where(*_conditions(criteria, viewer))
     result = await session.execute(paginate(statement, order.keys, window))
     return to_page(result.all(), window)
 
 
-async def count(session: AsyncSession, criteria: InvestorFilter | None) -> int:
-    statement = select(func.count()).select_from(Investor).where(*_conditions(criteria))
+async def count(
+    session: AsyncSession, criteria: InvestorFilter | None, viewer: Viewer = EVERYTHING
+) -> int:
+    statement = select(func.count()).select_from(Investor).where(*_conditions(criteria, viewer))
     return int((await session.execute(statement)).scalar_one())
 
 
 async def get(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
     return await session.get(Investor, investor_id)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> Investor | None:
+    return (
+        await session.execute(select(Investor).where(Investor.email == email))
+    ).scalar_one_or_none()
 
 
 async def get_for_update(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:

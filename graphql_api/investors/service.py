@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.keyset import Ordering, Page, Window
 from graphql_api.db.models import Investor, InvestorType
 from graphql_api.db.models.investor import MAX_EMAIL_LENGTH
@@ -135,19 +136,31 @@ async def update_investor(
     return investor
 
 
-async def investors_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[InvestorRow]:
-    return await repository.fetch_by_ids(session, ids)
+async def investors_by_ids(
+    session: AsyncSession, ids: Sequence[uuid.UUID], viewer: Viewer = EVERYTHING
+) -> list[InvestorRow]:
+    return await repository.fetch_by_ids(session, ids, viewer)
 
 
 async def list_investors(
-    session: AsyncSession, criteria: InvestorFilter | None, order: Ordering, window: Window
+    session: AsyncSession,
+    criteria: InvestorFilter | None,
+    order: Ordering,
+    window: Window,
+    viewer: Viewer = EVERYTHING,
 ) -> Page[InvestorRow]:
-    return await repository.fetch_page(session, criteria, order, window)
+    return await repository.fetch_page(session, criteria, order, window, viewer)
 
 
-async def count_investors(session: AsyncSession, criteria: InvestorFilter | None) -> int:
-    return await repository.count(session, criteria)
+async def count_investors(
+    session: AsyncSession, criteria: InvestorFilter | None, viewer: Viewer = EVERYTHING
+) -> int:
+    return await repository.count(session, criteria, viewer)
 
 
 async def find_investor(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
     return await repository.get(session, investor_id)
+
+
+async def find_investor_by_email(session: AsyncSession, email: str) -> Investor | None:
+    return await repository.get_by_email(session, email)

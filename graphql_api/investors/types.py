@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.auth.principal import Viewer
 from graphql_api.investments.inputs import InvestmentFilterInput, InvestmentOrder
 from graphql_api.investors.inputs import InvestorType
 from graphql_api.schema.arguments import After, Before, First, Last
@@ -29,7 +30,12 @@ TYPE_NAME = "Investor"
 class Investor(Node):
     name: str = strawberry.field(description="Display name.")
     investor_type: InvestorType = strawberry.field(description="What kind of investor.")
-    email: str | None = strawberry.field(description="Email address (stored in lower case).")
+    email: str | None = strawberry.field(
+        description=(
+            "Email address (stored in lower case); null unless you are ADMIN, MANAGER "
+            "or this investor."
+        )
+    )
     version: int = strawberry.field(
         description="Increases by one on every change; pass as `expectedVersion` to update safely."
     )
@@ -38,21 +44,22 @@ class Investor(Node):
     key: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: Any) -> Investor:
+    def from_row(cls, row: Any, viewer: Viewer) -> Investor:
+        """From an investor row; the email only for viewers allowed to see it (SPEC §4)."""
         return build(
             cls,
             id=strawberry.ID(to_global_id(TYPE_NAME, row.id)),
             key=row.id,
             name=row.name,
             investor_type=row.investor_type,
-            email=row.email,
+            email=row.email if viewer.sees_email_of(row.id) else None,
             version=row.version,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
 
     @classmethod
-    def from_joined(cls, row: Any) -> Investor:
+    def from_joined(cls, row: Any, viewer: Viewer) -> Investor:
         """From an investment row that carries its investor's columns as `investor_*`."""
         return build(
             cls,
@@ -60,7 +67,7 @@ class Investor(Node):
             key=row.investor_id,
             name=row.investor_name,
             investor_type=row.investor_investor_type,
-            email=row.investor_email,
+            email=row.investor_email if viewer.sees_email_of(row.investor_id) else None,
             version=row.investor_version,
             created_at=row.investor_created_at,
             updated_at=row.investor_updated_at,

@@ -2,42 +2,78 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
+from graphql_api.auth.authenticate import Authenticated, revoke
+from graphql_api.auth.principal import ANONYMOUS, Principal, Viewer
 from graphql_api.db.session import Database
 from graphql_api.events.system import EventSystem
 from graphql_api.schema.loaders import Loaders, SharedEventLoaders
 from graphql_api.settings import Settings
+from graphql_api.users.runtime import IdentityRuntime
 
 
 @dataclass
 class Runtime:
-    """What lives as long as the process: settings, the database, the event machinery."""
+    """What lives as long as the process: settings, database, events, identity."""
 
     settings: Settings
     db: Database
     events: EventSystem
+    identity: IdentityRuntime
     event_loaders: SharedEventLoaders = field(init=False)
+    _background: set[asyncio.Task[None]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.event_loaders = SharedEventLoaders(self.db)
 
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` after the response, keeping a reference until it is done."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain_background(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tuple(self._background), return_exceptions=True)
+
 
 @dataclass
 class Context:
-    """One request: its loaders (fresh each time), its id, and the runtime."""
+    """One request: who is calling, its loaders (fresh each time), its id, the runtime."""
 
     runtime: Runtime
     request: Request | WebSocket
     request_id: str
+    authenticated: Authenticated = field(default_factory=lambda: Authenticated(ANONYMOUS))
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.runtime.db)
+        self.loaders = Loaders(self.runtime.db, self.viewer)
+
+    connection_params: object = None  # a WebSocket's connection_init payload (Strawberry sets it)
+
+    def sign_in(self, authenticated: Authenticated) -> None:
+        """A WebSocket identified itself: its operations now run as this principal."""
+        self.authenticated = authenticated
+        self.loaders = Loaders(self.runtime.db, self.viewer)
+
+    @property
+    def principal(self) -> Principal:
+        return self.authenticated.principal
+
+    @property
+    def viewer(self) -> Viewer:
+        """Which rows and emails this request may read (applied in every repository)."""
+        return self.principal.viewer
 
     @property
     def db(self) -> Database:
@@ -46,6 +82,16 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self.runtime.settings
+
+    @property
+    def client_ip(self) -> str:
+        """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+        client = self.request.client
+        return client.host if client is not None else "unknown"
+
+    async def revoke_access_token(self) -> None:
+        """End the access token this request was made with (logout)."""
+        await revoke(self.runtime.identity.store, self.authenticated, datetime.now(UTC))
 
     @staticmethod
     def today() -> date:

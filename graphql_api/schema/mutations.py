@@ -6,9 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
+from strawberry.types import Info
 
-from graphql_api.db.session import Database, UnitOfWork
+from graphql_api.audit.recorder import AUDIT_CONTEXT, AuditContext
+from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError
+from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
 
 T = TypeVar("T")
@@ -16,16 +19,30 @@ T = TypeVar("T")
 INPUT = strawberry.argument(description="What to create or change.")
 
 
+def audit_context(info: Info[Context, None]) -> AuditContext:
+    """Who acts (the principal), through which mutation, in which request."""
+    context = info.context
+    principal = context.principal
+    return AuditContext(
+        actor_kind=principal.kind.value,
+        actor_id=principal.id,
+        action=info.field_name,
+        request_id=context.request_id,
+    )
+
+
 async def in_unit_of_work(
-    db: Database, action: Callable[[UnitOfWork], Awaitable[T]]
+    info: Info[Context, None], action: Callable[[UnitOfWork], Awaitable[T]]
 ) -> tuple[T | None, list[UserError]]:
     """Run `action` in a transaction that commits once; a DomainError rolls it back.
 
-    Returns the action's result and no errors, or no result and the user errors.
-    Anything else propagates (and is masked by the schema's error handling).
+    Every change it makes is audited in the same transaction. Returns the
+    action's result and no errors, or no result and the user errors; anything
+    else propagates (and is masked by the schema's error handling).
     """
+    db = info.context.db
     try:
-        async with db.unit_of_work() as uow:
+        async with db.unit_of_work({AUDIT_CONTEXT: audit_context(info)}) as uow:
             result = await action(uow)
     except DomainError as error:
         return None, user_errors(error)

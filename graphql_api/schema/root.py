@@ -9,6 +9,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.audit.queries import AuditQueries
+from graphql_api.auth.principal import READERS
 from graphql_api.fund_events.subscriptions import FundEventSubscriptions
 from graphql_api.funds.mutations import FundMutations
 from graphql_api.funds.queries import FundQueries, load_fund
@@ -20,6 +22,9 @@ from graphql_api.schema.context import Context
 from graphql_api.schema.errors import bad_user_input
 from graphql_api.schema.ids import from_global_id
 from graphql_api.schema.node import Node
+from graphql_api.schema.permissions import allow
+from graphql_api.users.mutations import AdminMutations, SelfServiceMutations, SessionMutations
+from graphql_api.users.queries import UserQueries
 
 MAX_NODES = 100
 
@@ -38,7 +43,10 @@ async def _load_node(info: Info[Context, None], global_id: str) -> Node | None:
 
 @strawberry.type
 class NodeQueries:
-    @strawberry.field(description="Any object by its global ID; null when there is none.")
+    @strawberry.field(
+        description="Any object by its global ID; null when there is none.",
+        extensions=[allow(*READERS)],
+    )
     async def node(
         self,
         info: Info[Context, None],
@@ -47,7 +55,8 @@ class NodeQueries:
         return await _load_node(info, id)
 
     @strawberry.field(
-        description="Objects by global ID, in the order asked; null for each that does not exist."
+        description="Objects by global ID, in the order asked; null for each that does not exist.",
+        extensions=[allow(*READERS)],
     )
     async def nodes(
         self,
@@ -63,7 +72,9 @@ class NodeQueries:
 
 
 @strawberry.type(description="Read funds, investors and their commitments.")
-class Query(NodeQueries, FundQueries, InvestorQueries, InvestmentQueries):
+class Query(
+    NodeQueries, FundQueries, InvestorQueries, InvestmentQueries, UserQueries, AuditQueries
+):
     pass
 
 
@@ -75,5 +86,12 @@ class Subscription(FundEventSubscriptions):
 @strawberry.type(
     description="Change data. Every mutation returns a payload whose `errors` say what was refused."
 )
-class Mutation(FundMutations, InvestorMutations, InvestmentMutations):
+class Mutation(
+    FundMutations,
+    InvestorMutations,
+    InvestmentMutations,
+    SessionMutations,
+    SelfServiceMutations,
+    AdminMutations,
+):
     pass

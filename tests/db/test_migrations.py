@@ -14,7 +14,18 @@ from graphql_api.db.base import Base
 from graphql_api.db.migrations import current_revisions, migrate
 from tests.backends import postgres_url, recreate_postgres_database, sqlite_url
 
-EXPECTED_TABLES = {"funds", "investors", "investments", "outbox_events", "alembic_version"}
+EXPECTED_TABLES = {
+    "funds",
+    "investors",
+    "investments",
+    "outbox_events",
+    "users",
+    "refresh_tokens",
+    "api_keys",
+    "one_time_tokens",
+    "audit_log",
+    "alembic_version",
+}
 
 
 async def _tables(url: str) -> set[str]:

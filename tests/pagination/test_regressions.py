@@ -115,12 +115,12 @@ class TestNodesBatching:
         self, client: httpx.AsyncClient, db: Database, count_statements: StatementCounter
     ) -> None:
         funds = [await create_fund(db) for _ in range(10)]
-        await count_statements.reset()
+        await count_statements.reset(client)
 
         data = await data_of(client, NODES, {"ids": [gid(f) for f in funds]})
 
         assert [node["id"] for node in data["nodes"]] == [gid(f) for f in funds]
-        assert count_statements.count == 1
+        assert count_statements.count == 2  # one authenticates the caller
 
 
 class TestSeveralOperations:

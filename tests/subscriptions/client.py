@@ -19,6 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
+from tests.subscriptions.credentials import INIT_PAYLOAD
+
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 TIMEOUT = 5.0
@@ -196,7 +198,7 @@ class TransportWsClient(WsClient):
 
     subprotocol = TRANSPORT_WS
 
-    async def init(self, payload: Any = None) -> None:
+    async def init(self, payload: Any = INIT_PAYLOAD) -> None:
         message: Message = {"type": "connection_init"}
         if payload is not None:
             message["payload"] = payload
@@ -229,7 +231,7 @@ class LegacyWsClient(WsClient):
     skipped_types = frozenset({"ka"})
 
     async def init(self) -> None:
-        await self.send({"type": "connection_init", "payload": {}})
+        await self.send({"type": "connection_init", "payload": INIT_PAYLOAD})
         ack = await self.receive()
         assert ack["type"] == "connection_ack", ack
 

@@ -24,6 +24,7 @@ from graphql_api.db.engine import create_engine
 from graphql_api.db.session import Database
 from graphql_api.events import outbox
 from tests.conftest import empty_tables, make_settings, unique_channel
+from tests.subscriptions.credentials import grant_admin_key
 from tests.subscriptions.servers import LiveServer, http_client
 
 POLL = 0.01
@@ -38,6 +39,7 @@ async def empty_database(url: str) -> None:
         await empty_tables(database)
     finally:
         await database.dispose()
+    await grant_admin_key(url)
 
 
 def settings_for(

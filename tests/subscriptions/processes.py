@@ -8,6 +8,7 @@ from pathlib import Path
 from graphql_api.db.migrations import migrate
 from tests.backends import postgres_url, recreate_postgres_database, sqlite_url
 from tests.conftest import WORKER, unique_channel
+from tests.subscriptions.credentials import grant_admin_key
 
 
 async def fresh_postgres(name: str) -> str:
@@ -15,12 +16,14 @@ async def fresh_postgres(name: str) -> str:
     url = postgres_url(f"graphql_api_test_{name}_{WORKER}")
     await recreate_postgres_database(url)
     await asyncio.to_thread(migrate, url)
+    await grant_admin_key(url)
     return url
 
 
 async def fresh_sqlite(directory: Path) -> str:
     url = sqlite_url(directory, "server.db")
     await asyncio.to_thread(migrate, url)
+    await grant_admin_key(url)
     return url
 
 

@@ -29,6 +29,7 @@ from graphql_api.app import create_app
 from graphql_api.db.session import Database
 from graphql_api.schema.context import Runtime
 from graphql_api.settings import Settings
+from tests.subscriptions.credentials import HEADERS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -43,7 +44,7 @@ def free_port() -> int:
 
 def http_client(base_url: str) -> httpx.AsyncClient:
     """An HTTP client for one server (no proxies from the environment: loopback only)."""
-    return httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False)
+    return httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False, headers=HEADERS)
 
 
 class _SignalFreeServer(uvicorn.Server):

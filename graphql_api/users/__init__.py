@@ -1,0 +1,1 @@
+"""Users, sessions, API keys and self-service (register, verify, reset, change password)."""
