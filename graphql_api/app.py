@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -42,9 +43,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def shut_down_subscriptions(runtime: Runtime, view: GraphQLView) -> None:
-    """End every feed (queued events are still sent), then close the sockets with 1001."""
-    await runtime.events.hub.shutdown()
+async def shut_down_subscriptions(
+    runtime: Runtime, view: GraphQLView, drain_seconds: float = 10.0
+) -> None:
+    """Close subscriptions without losing what they were owed, then close with 1001.
+
+    Events already committed are sequenced and delivered first; every feed then
+    ends after the events in its queue; feeds get `drain_seconds` to be sent
+    (a client that stopped reading is not waited for beyond that).
+    """
+    events = runtime.events
+    with contextlib.suppress(Exception):
+        await events.publisher.drain()
+        await events.hub.catch_up()
+    await events.hub.shutdown()
+    await events.hub.until_no_subscribers(drain_seconds)
     await view.close_websockets(code=1001, reason="Server is shutting down; reconnect.")
 
 

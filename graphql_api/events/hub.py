@@ -98,6 +98,8 @@ class EventHub:
         self._subscribers: set[Subscriber] = set()
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
+        self._no_subscribers = asyncio.Event()
+        self._no_subscribers.set()
         self.last_position = 0
 
     @property
@@ -113,10 +115,21 @@ class EventHub:
     def subscribe(self, accepts: Accepts, capacity: int) -> Subscriber:
         subscriber = Subscriber(accepts, capacity)
         self._subscribers.add(subscriber)
+        self._no_subscribers.clear()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
+        if not self._subscribers:
+            self._no_subscribers.set()
+
+    async def until_no_subscribers(self, within: float) -> bool:
+        """Wait (at most `within` seconds) for every feed to end; True when they all did."""
+        try:
+            await asyncio.wait_for(self._no_subscribers.wait(), within)
+        except TimeoutError:
+            return False
+        return True
 
     async def deliver(self, records: Iterable[EventRecord]) -> None:
         """Take events from the broker; fill any gap before them from the outbox."""

@@ -45,6 +45,8 @@ class Publisher:
         self._purge_every = purge_every_seconds
         self._flushing = False
         self._again = False
+        self._not_flushing = asyncio.Event()
+        self._not_flushing.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._relay: asyncio.Task[None] | None = None
 
@@ -59,12 +61,20 @@ class Publisher:
         while self._tasks:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
+    async def drain(self) -> None:
+        """Sequence and publish everything committed so far, and wait until it is done
+        (a plain `flush` returns at once when another one is running)."""
+        await self.idle()
+        await self._not_flushing.wait()
+        await self.flush()
+
     async def flush(self) -> None:
         """Sequence committed events, publish what the broker has not taken, mark it."""
         if self._flushing:
             self._again = True
             return
         self._flushing = True
+        self._not_flushing.clear()
         try:
             while True:
                 self._again = False
@@ -83,6 +93,7 @@ class Publisher:
             logger.exception("outbox flush failed")
         finally:
             self._flushing = False
+            self._not_flushing.set()
 
     async def _publish(self, records: list[EventRecord]) -> bool:
         """Announce the events; False when the broker is down (the relay retries them)."""

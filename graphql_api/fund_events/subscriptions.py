@@ -72,9 +72,12 @@ async def _stream(
             after=after,
             capacity=runtime.settings.subscriber_queue_size,
         ):
-            yield to_event(
-                record, runtime.event_loaders.for_event(record.position, info.context.viewer)
-            )
+            # Every field of this event, nested ones included, reads through
+            # loaders of this event: totals are as of the event, not cached from
+            # the connection's first one (and the connection's cache cannot grow).
+            loaders = runtime.event_loaders.for_event(record.position, viewer)
+            info.context.loaders = loaders
+            yield to_event(record, loaders)
     except SubscriberClosedError as closed:
         raise GraphQLError(closed.reason, extensions={"code": closed.code}) from closed
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -95,8 +95,46 @@ def _params_from(data: Any) -> GraphQLParams:
     return GraphQLParams(query, variables, operation_name, extensions)
 
 
+def _coded(error: object) -> object:
+    if isinstance(error, dict) and not (error.get("extensions") or {}).get("code"):
+        message = str(error.get("message", ""))
+        if message.startswith("Subscription limit"):
+            code = "TOO_MANY_SUBSCRIPTIONS"
+        else:
+            code = "BAD_USER_INPUT" if error.get("path") is None else "INTERNAL_SERVER_ERROR"
+        return {**error, "extensions": {**(error.get("extensions") or {}), "code": code}}
+    return error
+
+
+def with_error_codes(message: Mapping[str, object]) -> Mapping[str, object]:
+    """Give every error in an outgoing WebSocket message an `extensions.code`.
+
+    Strawberry writes some errors itself (the subscription limit, variables that
+    do not fit), bypassing the schema's error handling.
+    """
+    payload = message.get("payload")
+    if isinstance(payload, list):
+        return {**message, "payload": [_coded(error) for error in payload]}
+    if isinstance(payload, dict):
+        if isinstance(payload.get("errors"), list):
+            return {
+                **message,
+                "payload": {**payload, "errors": [_coded(e) for e in payload["errors"]]},
+            }
+        if message.get("type") == "error" and "message" in payload:
+            return {**message, "payload": _coded(payload)}
+    return message
+
+
+class CodedWebSocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        await super().send_json(with_error_codes(message))
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with our HTTP handling (see the module docstring)."""
+
+    websocket_adapter_class = CodedWebSocketAdapter
 
     def __init__(self, schema: Schema, runtime: Runtime) -> None:
         settings = runtime.settings
@@ -131,12 +169,17 @@ class GraphQLView(GraphQL[Context, None]):
                 if expiry is not None:
                     expiry.cancel()
 
-    async def close_websockets(self, code: int, reason: str) -> None:
-        """Close every open WebSocket (after their feeds have ended)."""
-        for websocket in tuple(self._websockets):
-            with contextlib.suppress(RuntimeError, OSError):
+    async def close_websockets(self, code: int, reason: str, within: float = 2.0) -> None:
+        """Close every open WebSocket at once, none taking longer than `timeout`
+        (a client that stopped reading must not hold the shutdown up)."""
+        timeout = within
+
+        async def close(websocket: WebSocket) -> None:
+            with contextlib.suppress(RuntimeError, OSError, TimeoutError):
                 if websocket.application_state == WebSocketState.CONNECTED:
-                    await websocket.close(code=code, reason=reason)
+                    await asyncio.wait_for(websocket.close(code=code, reason=reason), timeout)
+
+        await asyncio.gather(*(close(websocket) for websocket in tuple(self._websockets)))
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         """A request's context; HTTP callers are authenticated from their headers here,

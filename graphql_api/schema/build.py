@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     ParserCache,
@@ -21,6 +24,23 @@ from graphql_api.schema.scalars import SCALAR_OVERRIDES
 from graphql_api.settings import Settings
 
 
+class ReportingParserCache(ParserCache):
+    """Strawberry's parser cache, minus raising a syntax error from its hook.
+
+    Raised there, the error escapes Strawberry's handling: over HTTP it lost its
+    code, over a WebSocket it was never reported. Leaving the document unparsed
+    makes Strawberry parse it again inside its own error handling.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
 class Schema(strawberry.Schema):
     """Strawberry's schema, minus its own error logging (ErrorHandling logs what matters)."""
 
@@ -33,7 +53,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
     extensions: list[type[SchemaExtension] | Any] = [
         ErrorHandling,
-        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: ReportingParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
     ]
     if not settings.introspection:

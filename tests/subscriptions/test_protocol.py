@@ -165,7 +165,12 @@ class TestGraphqlTransportWs:
         assert refused == {
             "id": "one-too-many",
             "type": "error",
-            "payload": [{"message": "Subscription limit reached"}],
+            "payload": [
+                {
+                    "message": "Subscription limit reached",
+                    "extensions": {"code": "TOO_MANY_SUBSCRIPTIONS"},
+                }
+            ],
         }
         assert allowed[0]["eventId"] == others[0]["eventId"]
         assert stopped == []  # nothing more for the completed sub0
@@ -237,7 +242,10 @@ class TestLegacyGraphqlWs:
         assert refused == {
             "type": "error",
             "id": "one-too-many",
-            "payload": {"message": "Subscription limit reached"},
+            "payload": {
+                "message": "Subscription limit reached",
+                "extensions": {"code": "TOO_MANY_SUBSCRIPTIONS"},
+            },
         }
         assert stopped == {"type": "complete", "id": "sub0"}
         assert quiet == []

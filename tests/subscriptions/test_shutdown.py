@@ -1,10 +1,7 @@
 """Graceful shutdown: on SIGTERM, open subscriptions are closed with 1001 and the process exits.
 
-Not covered here, because the server gets them wrong (reported separately):
-events committed just before SIGTERM, and events still queued for a subscriber,
-are dropped instead of being sent before the 1001; the feeds' `complete`
-messages race the close and log tracebacks; and one client that stops reading
-keeps the server from shutting down at all.
+Events committed just before SIGTERM, and a client that stopped reading, are
+covered in test_regressions.py.
 """
 
 from __future__ import annotations
