@@ -10,10 +10,12 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from types import FrameType
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -22,11 +24,14 @@ from graphql_api.audit import recorder as audit_recorder
 from graphql_api.db.engine import create_engine
 from graphql_api.db.session import Database
 from graphql_api.events.system import EventSystem
+from graphql_api.http.security import SecurityHeadersMiddleware
 from graphql_api.http.view import GraphQLView
 from graphql_api.observability.logging import configure_logging
 from graphql_api.observability.request_id import RequestIdMiddleware
 from graphql_api.schema.build import build_schema
 from graphql_api.schema.context import Runtime
+from graphql_api.schema.persisted import PersistedQueries, PinnedDocuments, TrustedDocuments
+from graphql_api.schema.traffic import TrafficPolicy
 from graphql_api.settings import Settings
 from graphql_api.users.runtime import IdentityRuntime
 
@@ -103,18 +108,53 @@ async def to_graphiql(_: Request) -> Response:
     return RedirectResponse("/graphql")
 
 
+def middleware(settings: Settings) -> list[Middleware]:
+    """Request ids first (everything after logs them), then CORS, then security headers."""
+    stack = [Middleware(RequestIdMiddleware)]
+    if settings.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-API-Key",
+                    "X-Request-ID",
+                    "Apollo-Require-Preflight",
+                    "X-Apollo-Operation-Name",
+                ],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        )
+    stack.append(Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds))
+    return stack
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings)
     audit_recorder.install()
     db = Database(create_engine(settings))
+    identity = IdentityRuntime.from_settings(settings)
+    schema = build_schema(settings)
+    pinned = PinnedDocuments()
+    trusted = (
+        TrustedDocuments.load(Path(settings.trusted_documents_path), schema._schema, pinned)
+        if settings.trusted_documents_path
+        else TrustedDocuments()
+    )
     runtime = Runtime(
         settings=settings,
         db=db,
         events=EventSystem(settings, db),
-        identity=IdentityRuntime.from_settings(settings),
+        identity=identity,
+        traffic=TrafficPolicy.from_settings(settings, pinned),
+        persisted=PersistedQueries(identity.store, trusted, settings.apq_ttl_seconds),
     )
-    view = GraphQLView(build_schema(settings), runtime)
+    view = GraphQLView(schema, runtime)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -130,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await runtime.events.stop()
             await runtime.drain_background()
             await runtime.identity.close()
+            await runtime.traffic.close()
             await runtime.db.dispose()
 
     app = Starlette(
@@ -139,7 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/", to_graphiql),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=middleware(settings),
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -14,8 +14,10 @@ import redis.asyncio as redis
 
 
 class KeyValueStore(Protocol):
-    async def increment(self, key: str, ttl_seconds: int) -> tuple[int, int]:
-        """Add one; returns (new count, seconds until the count expires)."""
+    async def increment(self, key: str, ttl_seconds: int, by: int = 1) -> tuple[int, int]:
+        """Add `by` (one); returns (new count, seconds until the count expires).
+
+        The expiry is set when the key is created and never moved."""
         ...
 
     async def get_count(self, key: str) -> tuple[int, int]:
@@ -53,14 +55,14 @@ class MemoryStore:
             while len(self._values) >= self._max_keys:
                 del self._values[next(iter(self._values))]
 
-    async def increment(self, key: str, ttl_seconds: int) -> tuple[int, int]:
+    async def increment(self, key: str, ttl_seconds: int, by: int = 1) -> tuple[int, int]:
         entry = self._live(key)
         now = time.monotonic()
         if entry is None:
             self._make_room()
-            count, expiry = 1, now + ttl_seconds
+            count, expiry = by, now + ttl_seconds
         else:
-            count, expiry = int(entry[0]) + 1, entry[1]
+            count, expiry = int(entry[0]) + by, entry[1]
         self._values[key] = (count, expiry)
         return count, max(1, int(expiry - now))
 
@@ -94,10 +96,10 @@ class RedisStore:
         )
         self._prefix = prefix
 
-    async def increment(self, key: str, ttl_seconds: int) -> tuple[int, int]:
+    async def increment(self, key: str, ttl_seconds: int, by: int = 1) -> tuple[int, int]:
         full = self._prefix + key
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
+            pipe.incrby(full, by)
             pipe.expire(full, ttl_seconds, nx=True)
             pipe.ttl(full)
             count, _, ttl = await pipe.execute()

@@ -25,10 +25,22 @@ class Mailer(Protocol):
 
 
 class LogMailer:
-    """Writes each mail to the log (the embedded mode has no mail server)."""
+    """Writes each mail to the log (the embedded mode has no mail server).
+
+    Mails carry single-use secrets (reset and verification links), so with
+    `include_body=False` (production without SMTP_URL) only the fact that a
+    mail could not be sent is logged, at WARNING: an operator sees the
+    misconfiguration, and nobody reading the logs can take over an account.
+    """
+
+    def __init__(self, include_body: bool = True) -> None:
+        self._include_body = include_body
 
     async def send(self, mail: Mail) -> None:
-        logger.info("mail to %s: %s\n%s", mail.to, mail.subject, mail.body)
+        if self._include_body:
+            logger.info("mail to %s: %s\n%s", mail.to, mail.subject, mail.body)
+        else:
+            logger.warning("mail %r not sent: set SMTP_URL to deliver mail", mail.subject)
 
 
 class SmtpMailer:

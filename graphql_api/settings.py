@@ -84,13 +84,37 @@ class Settings(BaseSettings):
     mail_from: str = "graphql-api <no-reply@localhost>"
     public_url: str = "http://127.0.0.1:8000"
 
+    # Traffic protection (issue 5): limits checked before anything runs.
+    max_document_chars: int = Field(default=20_000, ge=100)
+    max_tokens: int = Field(default=3_000, ge=50)
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_directives: int = Field(default=50, ge=0)
+    max_root_fields: int = Field(default=20, ge=1)
+    max_query_cost: int = Field(default=5_000, ge=1)
+    rate_limit_enabled: bool = True
+    rate_limit_capacity: float = Field(default=10_000, gt=0)
+    rate_limit_refill_per_second: float = Field(default=500, ge=0)
+    rate_limits_by_role: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    operation_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    batching_enabled: bool = False
+    max_batch_operations: int = Field(default=10, ge=1, le=100)
+    apq_ttl_seconds: int = Field(default=86_400, ge=60)
+    trusted_documents_path: str | None = None
+    trusted_documents_only: bool = False
+    trusted_documents_admin_exempt: bool = True
+    cors_origins: list[str] = Field(default_factory=list)
+    hsts_seconds: int = Field(default=31_536_000, ge=0)
+
     parser_cache_size: int = Field(default=1024, ge=0)
     validation_cache_size: int = Field(default=1024, ge=0)
     gc_freeze: bool = True
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
-        """Production refuses to start with a default or short JWT secret."""
+        """Production refuses to start with a default or short JWT secret, or open CORS."""
+        if self.app_env is AppEnv.PRODUCTION and "*" in self.cors_origins:
+            raise UnsafeSettingsError("CORS_ORIGINS may not contain '*' in production.")
         if self.app_env is AppEnv.PRODUCTION:
             secret = self.jwt_secret.get_secret_value()
             if secret == DEVELOPMENT_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:

@@ -35,3 +35,15 @@ async def data_of(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+def without_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without `extensions.cost` (every response carries one; see tests/traffic)."""
+    extensions = {k: v for k, v in body.get("extensions", {}).items() if k != "cost"}
+    trimmed = {k: v for k, v in body.items() if k != "extensions"}
+    return {**trimmed, "extensions": extensions} if extensions else trimmed
+
+
+# GET requests must carry this header (or a non-simple content type): the CSRF
+# guard refuses plain GETs, which a browser sends cross-site without a preflight.
+PREFLIGHT = {"apollo-require-preflight": "true"}

@@ -31,7 +31,9 @@ class AuditFilterInput:
     entity_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only changes to this record (a global ID)."
     )
-    actor_id: IDFilter | None = strawberry.field(default=None, description="Only by these users.")
+    actor_id: IDFilter | None = strawberry.field(
+        default=None, description="Only by these actors (User or ApiKey IDs)."
+    )
     action: list[str] | None = strawberry.field(
         default=None, description="Only these mutations (e.g. updateFund)."
     )
@@ -48,7 +50,9 @@ class AuditFilterInput:
         return AuditFilter(
             entity_type=Comparison(in_=types) if types is not None else None,
             entity_id=entity,
-            actor_id=self.actor_id.to_comparison("User", "actorId") if self.actor_id else None,
+            actor_id=(
+                self.actor_id.to_comparison("User", "actorId", "ApiKey") if self.actor_id else None
+            ),
             action=Comparison(in_=actions) if actions is not None else None,
             occurred_at=self.occurred_at.to_comparison() if self.occurred_at else None,
         )

@@ -2,8 +2,10 @@
 
 Hooked to the session's flush: whatever a mutation inserts, updates or deletes
 through the ORM is written to the audit log in the same transaction, with the
-values before and after. Secret columns are redacted; the outbox and the log
-itself are not audited.
+values before and after. Secret columns are redacted (after comparing, so a
+changed password still shows as changed); the outbox and the log itself are not
+audited. Changes made with bulk UPDATE statements bypass the ORM's flush, so
+the code issuing them calls `note` to log them too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
 from graphql_api.db.base import Base
@@ -49,12 +52,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _value(key: str, value: Any) -> Any:
-    return (
-        REDACTED
-        if any(word in key for word in _SECRET_WORDS) and value is not None
-        else _plain(value)
-    )
+def _redacted(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {
+        key: REDACTED if any(word in key for word in _SECRET_WORDS) and value is not None else value
+        for key, value in values.items()
+    }
 
 
 def _snapshot(instance: Base, *, before: bool) -> dict[str, Any]:
@@ -70,7 +74,7 @@ def _snapshot(instance: Base, *, before: bool) -> dict[str, Any]:
             continue  # not loaded, not changed
         else:
             current = getattr(instance, attribute.key)
-        values[attribute.key] = _value(attribute.key, current)
+        values[attribute.key] = _plain(current)
     return values
 
 
@@ -123,20 +127,59 @@ def _write(session: Session, flush_context: UOWTransaction) -> None:
         before = item.before
         if before is not None and after is not None:
             before, after = _changed_only(before, after)
-        key = inspect(item.instance).identity
+        entity_id = getattr(item.instance, "id", None)
         entries.append(
-            AuditEntry(
-                actor_kind=context.actor_kind,
-                actor_id=context.actor_id,
-                action=context.action,
-                entity_type=type(item.instance).__name__,
-                entity_id=key[0] if key and isinstance(key[0], uuid.UUID) else None,
-                before=before,
-                after=after,
-                request_id=context.request_id,
+            _entry(
+                context,
+                type(item.instance).__name__,
+                entity_id if isinstance(entity_id, uuid.UUID) else None,
+                before,
+                after,
             )
         )
     session.add_all(entries)
+
+
+def _entry(
+    context: AuditContext,
+    entity_type: str,
+    entity_id: uuid.UUID | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    return AuditEntry(
+        actor_kind=context.actor_kind,
+        actor_id=context.actor_id,
+        action=context.action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=_redacted(before),
+        after=_redacted(after),
+        request_id=context.request_id,
+    )
+
+
+def note(
+    session: AsyncSession,
+    entity_type: str,
+    entity_id: uuid.UUID | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """Log a change made by a bulk UPDATE (which the flush hooks never see)."""
+    context = session.info.get(AUDIT_CONTEXT)
+    if not isinstance(context, AuditContext):
+        return
+    plain = {key: _plain(value) for key, value in (before or {}).items()}
+    session.add(
+        _entry(
+            context,
+            entity_type,
+            entity_id,
+            plain if before is not None else None,
+            {key: _plain(value) for key, value in after.items()} if after is not None else None,
+        )
+    )
 
 
 def install() -> None:

@@ -7,6 +7,7 @@ a token claims, the role that counts is the one stored for the user now.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,9 @@ class TokenIssuer:
         claims = {
             "sub": str(user_id),
             "role": role,
-            "iat": int(now.timestamp()),
+            # Milliseconds, not whole seconds: a session ended at 10.7 s must
+            # refuse a token issued at 10.2 s (RFC 7519 allows a fractional date).
+            "iat": math.floor(now.timestamp() * 1000) / 1000,
             "exp": int((now + (lifetime or self.lifetime)).timestamp()),
             "iss": self.issuer,
             "aud": self.audience,
@@ -72,7 +75,7 @@ class TokenIssuer:
                 user_id=uuid.UUID(str(claims["sub"])),
                 role=str(claims["role"]),
                 token_id=str(claims["jti"]),
-                issued_at=datetime.fromtimestamp(int(claims["iat"]), tz=UTC),
+                issued_at=datetime.fromtimestamp(float(claims["iat"]), tz=UTC),
                 expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
             )
         except jwt.ExpiredSignatureError as error:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
 from graphql_api.auth.principal import READERS
@@ -43,6 +45,18 @@ def _position(after: str | None) -> int | None:
         raise bad_user_input("`after` is not an event cursor.", "after") from error
 
 
+async def _ensure_still_authenticated(info: Info[Context, None]) -> None:
+    """End the connection once its credential is revoked (or its role changed)."""
+    context = info.context
+    if await context.still_authenticated():
+        return
+    websocket = context.request
+    if isinstance(websocket, WebSocket):
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code=4403, reason="Credentials revoked; reconnect.")
+    raise api_error(ApiErrorCode.UNAUTHENTICATED, "Credentials revoked; reconnect.")
+
+
 async def _stream(
     info: Info[Context, None],
     fund_key: uuid.UUID | None,
@@ -63,6 +77,7 @@ async def _stream(
             and (types is None or record.event_type in types)
         )
 
+    await _ensure_still_authenticated(info)
     try:
         async for record in feed.events(
             runtime.events.hub,
@@ -75,6 +90,7 @@ async def _stream(
             # Every field of this event, nested ones included, reads through
             # loaders of this event: totals are as of the event, not cached from
             # the connection's first one (and the connection's cache cannot grow).
+            await _ensure_still_authenticated(info)
             loaders = runtime.event_loaders.for_event(record.position, viewer)
             info.context.loaders = loaders
             yield to_event(record, loaders)

@@ -103,7 +103,9 @@ def add(session: AsyncSession, fund: Fund) -> None:
     session.add(fund)
 
 
-async def reserve_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: Decimal) -> bool:
+async def reserve_commitment(
+    session: AsyncSession, fund_id: uuid.UUID, amount: Decimal
+) -> Decimal | None:
     """Add `amount` to the fund's committed total if it is open and stays under its cap.
 
     A fund without a cap still has a ceiling: the largest fund size (10^15 USD),
@@ -111,7 +113,8 @@ async def reserve_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: 
 
     One conditional UPDATE decides and reserves atomically: PostgreSQL locks the
     row and re-checks the condition against the latest committed total, so
-    parallel commitments can never overshoot the hard cap. False when refused.
+    parallel commitments can never overshoot the hard cap. Returns the new
+    total, or None when refused.
     """
     statement = (
         update(Fund)
@@ -124,7 +127,7 @@ async def reserve_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: 
             ),
         )
         .values(committed_usd=Fund.committed_usd + amount)
+        .returning(Fund.committed_usd)
         .execution_options(synchronize_session=False)
     )
-    result = await session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.audit.recorder import note
 from graphql_api.db.keyset import Ordering, Page, Window
 from graphql_api.db.models import Fund, FundStatus
 from graphql_api.errors import (
@@ -254,7 +255,15 @@ async def find_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
 
 async def reserve_commitment(session: AsyncSession, fund: Fund, amount: Decimal) -> None:
     """Count `amount` against the fund's hard cap, or refuse with the reason."""
-    if await repository.reserve_commitment(session, fund.id, amount):
+    total = await repository.reserve_commitment(session, fund.id, amount)
+    if total is not None:
+        note(
+            session,
+            "Fund",
+            fund.id,
+            {"committed_usd": total - amount},
+            {"committed_usd": total},
+        )
         return
     await session.refresh(fund)  # the fund changed under us: report why it refused
     if fund.status is FundStatus.CLOSED:

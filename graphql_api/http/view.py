@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -28,71 +26,24 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.auth.authenticate import Authenticated, Credentials, authenticate
-from graphql_api.auth.principal import ANONYMOUS
+from graphql_api.auth.principal import ADMINS, ANONYMOUS
 from graphql_api.http.negotiation import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
+from graphql_api.http.requests import GraphQLParams, RequestError, read_operations
+from graphql_api.http.responses import (
+    error_body,
+    error_response,
+    json_body,
+    result_body,
+    result_response,
+)
 from graphql_api.observability.request_id import request_id_of
 from graphql_api.schema.build import Schema
 from graphql_api.schema.context import Context, Runtime
-from graphql_api.schema.extensions import finalize_error
+from graphql_api.schema.persisted import PersistedQueryError
 from graphql_api.users.service import UnauthenticatedError
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
-
-
-@dataclass(frozen=True, slots=True)
-class GraphQLParams:
-    query: str | None
-    variables: dict[str, Any] | None
-    operation_name: str | None
-    extensions: dict[str, Any] | None
-
-
-class RequestError(Exception):
-    """A request the server cannot treat as a GraphQL request at all."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-
-def _json_body(payload: object) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _error_response(error: RequestError, media_type: str = JSON) -> Response:
-    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-    return Response(_json_body(body), error.status, headers=error.headers, media_type=media_type)
-
-
-def _decode_json_object(raw: str | bytes, what: str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise RequestError(400, "BAD_REQUEST", f"{what} is not valid JSON: {error.msg}.") from error
-
-
-def _params_from(data: Any) -> GraphQLParams:
-    if isinstance(data, list):
-        raise RequestError(400, "BAD_REQUEST", "Batched operations are not enabled.")
-    if not isinstance(data, dict):
-        raise RequestError(400, "BAD_REQUEST", "The request body must be a JSON object.")
-    query, variables = data.get("query"), data.get("variables")
-    operation_name, extensions = data.get("operationName"), data.get("extensions")
-    if query is not None and not isinstance(query, str):
-        raise RequestError(400, "BAD_REQUEST", "`query` must be a string.")
-    if variables is not None and not isinstance(variables, dict):
-        raise RequestError(400, "BAD_REQUEST", "`variables` must be an object.")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise RequestError(400, "BAD_REQUEST", "`operationName` must be a string.")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise RequestError(400, "BAD_REQUEST", "`extensions` must be an object.")
-    return GraphQLParams(query, variables, operation_name, extensions)
 
 
 def _coded(error: object) -> object:
@@ -150,7 +101,6 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
         )
         self.runtime = runtime
-        self.max_body_bytes = settings.max_body_bytes
         self._websockets: set[WebSocket] = set()
         self._expiry_tasks: dict[WebSocket, asyncio.Task[None]] = {}
 
@@ -218,14 +168,15 @@ class GraphQLView(GraphQL[Context, None]):
         params = context.connection_params
         payload = params if isinstance(params, dict) else {}
         try:
+            credentials = Credentials.from_headers(payload)
             authenticated = await self._authenticate(payload)
-        except RequestError as error:
-            raise ConnectionRejectionError({"reason": error.message}) from error
+        except (RequestError, UnauthenticatedError) as error:
+            raise ConnectionRejectionError({"reason": str(error)}) from error
         if not authenticated.principal.is_authenticated:
             raise ConnectionRejectionError(
                 {"reason": 'Send credentials in connection_init: {"authorization": "Bearer …"}.'}
             )
-        context.sign_in(authenticated)
+        context.sign_in(authenticated, credentials)
         if authenticated.expires_at is not None and isinstance(context.request, WebSocket):
             self._close_at_expiry(context.request, authenticated.expires_at)
         return UNSET  # type: ignore[no-any-return]
@@ -243,27 +194,62 @@ class GraphQLView(GraphQL[Context, None]):
         task = asyncio.create_task(close_when_expired(), name="websocket-token-expiry")
         self._expiry_tasks[websocket] = task
 
-    async def handle_http(self, request: Request) -> Response:
+    def _before_graphql(self, request: Request) -> Response | str:
+        """An answer that is not GraphQL (405, GraphiQL, 406), or the response media type."""
         if request.method not in ("GET", "POST"):
-            return _error_response(
+            return error_response(
                 RequestError(405, "METHOD_NOT_ALLOWED", "Use GET or POST.", {"Allow": "GET, POST"})
             )
         if self._wants_graphiql(request):
             if self.graphql_ide:
                 return HTMLResponse(self.graphql_ide_html)
-            return _error_response(RequestError(404, "NOT_FOUND", "GraphiQL is not enabled here."))
+            return error_response(RequestError(404, "NOT_FOUND", "GraphiQL is not enabled here."))
         media_type = response_media_type(request.headers.get("accept"))
         if media_type is None:
-            return _error_response(
+            return error_response(
                 RequestError(406, "NOT_ACCEPTABLE", f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON}.")
             )
+        return media_type
+
+    async def handle_http(self, request: Request) -> Response:
+        media_type = self._before_graphql(request)
+        if isinstance(media_type, Response):
+            return media_type
+        request_id = request_id_of(request.scope)
+        settings = self.runtime.settings
         try:
-            params = await self._read_params(request)
+            operations = await read_operations(
+                request,
+                settings.max_body_bytes,
+                settings.batching_enabled,
+                settings.max_batch_operations,
+            )
             context = await self.get_context(request)
-            result = await self._execute(request, params, context)
+            if isinstance(operations, list):
+                return await self._run_batch(request, operations, context, media_type)
+            result = await self._run(request, operations, context)
         except RequestError as error:
-            return _error_response(error, media_type)
-        return self._result_response(result, media_type, request_id_of(request.scope))
+            return error_response(error, media_type)
+        return result_response(result, media_type, request_id)
+
+    async def _run_batch(
+        self,
+        request: Request,
+        operations: list[GraphQLParams],
+        context: Context,
+        media_type: str,
+    ) -> Response:
+        """Each operation of a batch runs (and is charged) on its own, in order."""
+        bodies: list[dict[str, Any]] = []
+        for params in operations:
+            try:
+                result = await self._run(request, params, context)
+            except RequestError as error:
+                bodies.append(error_body(error))
+                continue
+            body, _ = result_body(result, context.request_id)
+            bodies.append(body)
+        return Response(json_body(bodies), 200, media_type=media_type)
 
     @staticmethod
     def _wants_graphiql(request: Request) -> bool:
@@ -273,58 +259,66 @@ class GraphQLView(GraphQL[Context, None]):
             and "text/html" in request.headers.get("accept", "")
         )
 
-    async def _read_params(self, request: Request) -> GraphQLParams:
-        if request.method == "GET":
-            query_params = request.query_params
-            variables = query_params.get("variables")
-            extensions = query_params.get("extensions")
-            return _params_from(
-                {
-                    "query": query_params.get("query"),
-                    "operationName": query_params.get("operationName"),
-                    "variables": _decode_json_object(variables, "`variables`")
-                    if variables
-                    else None,
-                    "extensions": _decode_json_object(extensions, "`extensions`")
-                    if extensions
-                    else None,
-                }
-            )
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != JSON:
+    async def _document(self, params: GraphQLParams, context: Context) -> str | None:
+        """The document to run: sent, persisted (APQ) or trusted; within the size limit."""
+        settings = self.runtime.settings
+        persisted = self.runtime.persisted
+        try:
+            query = await persisted.document_for(params.query, params.extensions)
+        except PersistedQueryError as error:
+            found = error.status == 200
             raise RequestError(
-                415, "UNSUPPORTED_MEDIA_TYPE", "Send the request body as application/json."
+                400 if found else error.status, error.code, error.message, graphql_status=found
+            ) from error
+        if query is None:
+            return None
+        if len(query) > settings.max_document_chars:
+            raise RequestError(
+                400,
+                "QUERY_TOO_COMPLEX",
+                f"The document has {len(query)} characters; the maximum is "
+                f"{settings.max_document_chars}.",
+                graphql_status=True,
+                limit="characters",
+                measured=len(query),
+                maximum=settings.max_document_chars,
             )
-        return _params_from(_decode_json_object(await self._read_body(request), "The request body"))
+        if settings.trusted_documents_only and not persisted.trusted.trusts(query):
+            exempt = settings.trusted_documents_admin_exempt and context.principal.has_role(ADMINS)
+            if not exempt:
+                raise RequestError(
+                    400,
+                    "PERSISTED_QUERY_REQUIRED",
+                    "This server only runs trusted documents: send the hash of one from the "
+                    "manifest as extensions.persistedQuery.sha256Hash.",
+                    graphql_status=True,
+                )
+        return query
 
-    async def _read_body(self, request: Request) -> bytes:
-        """The body, refused with 413 as soon as it grows past the limit."""
-        too_large = RequestError(
-            413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {self.max_body_bytes} bytes."
-        )
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise too_large
-        chunks = bytearray()
-        async for chunk in request.stream():
-            chunks.extend(chunk)
-            if len(chunks) > self.max_body_bytes:
-                raise too_large
-        return bytes(chunks)
-
-    async def _execute(
+    async def _run(
         self, request: Request, params: GraphQLParams, context: Context
     ) -> ExecutionResult:
+        query = await self._document(params, context)
         is_get = request.method == "GET"
         try:
-            return await self.schema.execute(
-                params.query,
-                variable_values=params.variables,
-                context_value=context,
-                operation_name=params.operation_name,
-                allowed_operation_types=QUERY_ONLY if is_get else QUERY_OR_MUTATION,
-                operation_extensions=params.extensions,
-            )
+            async with asyncio.timeout(self.runtime.settings.operation_timeout_seconds):
+                return await self.schema.execute(
+                    query,
+                    variable_values=params.variables,
+                    context_value=context,
+                    operation_name=params.operation_name,
+                    allowed_operation_types=QUERY_ONLY if is_get else QUERY_OR_MUTATION,
+                    operation_extensions=params.extensions,
+                )
+        except TimeoutError as error:
+            limit = self.runtime.settings.operation_timeout_seconds
+            raise RequestError(
+                504,
+                "OPERATION_TIMEOUT",
+                f"The operation took longer than {limit:g} seconds and was stopped; "
+                "ask for less (smaller pages, fewer fields).",
+                graphql_status=True,
+            ) from error
         except InvalidOperationTypeError as error:
             if is_get and error.operation_type is OperationType.MUTATION:
                 raise RequestError(
@@ -344,19 +338,3 @@ class GraphQLView(GraphQL[Context, None]):
             raise RequestError(
                 400, "BAD_REQUEST", "No GraphQL query found in the request."
             ) from error
-
-    @staticmethod
-    def _result_response(result: ExecutionResult, media_type: str, request_id: str) -> Response:
-        body: dict[str, Any] = {}
-        errors = [finalize_error(error, request_id, None) for error in result.errors or ()]
-        if errors:
-            body["errors"] = [error.formatted for error in errors]
-        body["data"] = result.data
-        if result.extensions:
-            body["extensions"] = result.extensions
-        # A request that never reached execution (unparsable, invalid, bad
-        # variables) is a 400 with graphql-response+json; application/json
-        # answers 200 to every well-formed request, as the spec asks.
-        not_executed = result.data is None and bool(errors) and all(e.path is None for e in errors)
-        status = 400 if media_type == GRAPHQL_RESPONSE_JSON and not_executed else 200
-        return Response(_json_body(body), status, media_type=media_type)

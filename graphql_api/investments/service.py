@@ -198,7 +198,7 @@ async def fund_totals(
         committed,
         investments,
         investors,
-    ) in await repository.totals_by_fund_and_investor_type(session, fund_ids):
+    ) in await repository.totals_by_fund_and_investor_type(session, fund_ids, viewer):
         groups.setdefault(fund_id, []).append(
             InvestorTypeTotal(investor_type, committed, investments, investors)
         )

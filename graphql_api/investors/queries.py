@@ -13,6 +13,7 @@ from graphql_api.investors.inputs import InvestorFilterInput, InvestorOrder
 from graphql_api.investors.types import TYPE_NAME, Investor, InvestorConnection
 from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
+from graphql_api.schema.errors import ApiErrorCode, api_error
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
 from graphql_api.schema.permissions import allow
@@ -64,10 +65,13 @@ class InvestorQueries:
         window = page_window(ordering, first=first, after=after, last=last, before=before)
         criteria = filter.to_filter() if filter else None
         db, viewer = info.context.db, info.context.viewer
-        async with db.read_session() as session:
-            page = await investor_service.list_investors(
-                session, criteria, ordering, window, info.context.viewer
-            )
+        try:
+            async with db.read_session() as session:
+                page = await investor_service.list_investors(
+                    session, criteria, ordering, window, viewer
+                )
+        except investor_service.HiddenFieldError as error:
+            raise api_error(ApiErrorCode.FORBIDDEN, str(error)) from error
 
         async def count() -> int:
             async with db.read_session() as session:

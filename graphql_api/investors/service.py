@@ -142,6 +142,24 @@ async def investors_by_ids(
     return await repository.fetch_by_ids(session, ids, viewer)
 
 
+class HiddenFieldError(Exception):
+    """A query sorts or filters by a value the caller may not see (it would leak it)."""
+
+
+def _check_email_visible(
+    criteria: InvestorFilter | None, order: Ordering | None, viewer: Viewer
+) -> None:
+    """Sorting or filtering by email reveals emails (through cursors, or by guessing),
+    so only viewers who may see emails may do it."""
+    if viewer.sees_all_emails:
+        return
+    by_email = order is not None and any(s.name == "EMAIL" for s, _ in order.terms)
+    if by_email or (criteria is not None and criteria.email is not None):
+        raise HiddenFieldError(
+            "Sorting or filtering by email needs a role that can see emails (ADMIN, MANAGER)."
+        )
+
+
 async def list_investors(
     session: AsyncSession,
     criteria: InvestorFilter | None,
@@ -149,12 +167,14 @@ async def list_investors(
     window: Window,
     viewer: Viewer = EVERYTHING,
 ) -> Page[InvestorRow]:
+    _check_email_visible(criteria, order, viewer)
     return await repository.fetch_page(session, criteria, order, window, viewer)
 
 
 async def count_investors(
     session: AsyncSession, criteria: InvestorFilter | None, viewer: Viewer = EVERYTHING
 ) -> int:
+    _check_email_visible(criteria, None, viewer)
     return await repository.count(session, criteria, viewer)
 
 

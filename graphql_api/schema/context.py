@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -12,13 +13,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from graphql_api.auth.authenticate import Authenticated, revoke
+from graphql_api.auth.authenticate import Authenticated, Credentials, authenticate, revoke
 from graphql_api.auth.principal import ANONYMOUS, Principal, Viewer
 from graphql_api.db.session import Database
 from graphql_api.events.system import EventSystem
 from graphql_api.schema.loaders import Loaders, SharedEventLoaders
+from graphql_api.schema.persisted import PersistedQueries
+from graphql_api.schema.traffic import TrafficPolicy
 from graphql_api.settings import Settings
 from graphql_api.users.runtime import IdentityRuntime
+from graphql_api.users.service import UnauthenticatedError
+
+REVALIDATE_SECONDS = 5.0
 
 
 @dataclass
@@ -29,6 +35,8 @@ class Runtime:
     db: Database
     events: EventSystem
     identity: IdentityRuntime
+    traffic: TrafficPolicy
+    persisted: PersistedQueries
     event_loaders: SharedEventLoaders = field(init=False)
     _background: set[asyncio.Task[None]] = field(init=False, default_factory=set)
 
@@ -60,11 +68,38 @@ class Context:
         self.loaders = Loaders(self.runtime.db, self.viewer)
 
     connection_params: object = None  # a WebSocket's connection_init payload (Strawberry sets it)
+    credentials: Credentials | None = None
+    checked_at: float = 0.0
 
-    def sign_in(self, authenticated: Authenticated) -> None:
+    def sign_in(self, authenticated: Authenticated, credentials: Credentials) -> None:
         """A WebSocket identified itself: its operations now run as this principal."""
         self.authenticated = authenticated
+        self.credentials = credentials
+        self.checked_at = time.monotonic()
         self.loaders = Loaders(self.runtime.db, self.viewer)
+
+    async def still_authenticated(self) -> bool:
+        """For a long-lived WebSocket: is its credential still good, for the same principal?
+
+        A revoked key, a deactivated user, a role change or a logout ends what the
+        connection may do; checked at most every REVALIDATE_SECONDS.
+        """
+        if self.credentials is None:
+            return True
+        now = time.monotonic()
+        if now - self.checked_at < REVALIDATE_SECONDS:
+            return True
+        identity = self.runtime.identity
+        try:
+            current = await authenticate(
+                self.db, identity.identity, identity.store, self.credentials, datetime.now(UTC)
+            )
+        except UnauthenticatedError:
+            return False
+        if current.principal != self.principal:
+            return False
+        self.checked_at = now
+        return True
 
     @property
     def principal(self) -> Principal:

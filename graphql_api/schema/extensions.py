@@ -46,6 +46,14 @@ def _with_code(error: GraphQLError, code: ApiErrorCode) -> GraphQLError:
     return error
 
 
+def is_statement_timeout(exception: BaseException) -> bool:
+    """PostgreSQL cancelled a statement at `statement_timeout` (SQLSTATE 57014)."""
+    driver_error = getattr(exception, "orig", None)
+    return getattr(driver_error, "sqlstate", None) == "57014" or (
+        "canceling statement due to statement timeout" in str(exception)
+    )
+
+
 def is_unavailable(exception: BaseException) -> bool:
     """A dependency could not be reached (connection refused, pool exhausted, timeout)."""
     # A bare OSError is what drivers raise on connection failure ("Multiple
@@ -79,6 +87,13 @@ def finalize_error(
             )
         return error
     assert original is not None
+    if is_statement_timeout(original):
+        return GraphQLError(
+            "A database statement took too long and was cancelled; ask for less.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": ApiErrorCode.OPERATION_TIMEOUT.value, "requestId": request_id},
+        )
     unavailable = is_unavailable(original)
     logger.error(
         "unexpected error in %s at %s",

@@ -157,12 +157,16 @@ class IDFilter:
         default=None, name="in", description="One of these records (at most 100)."
     )
 
-    def to_comparison(self, type_name: str, argument: str) -> Comparison[uuid.UUID]:
+    def to_comparison(self, type_name: str, argument: str, *also: str) -> Comparison[uuid.UUID]:
+        """Keys of IDs of `type_name` (or of the `also` types); anything else is refused."""
+        names = (type_name, *also)
+
         def decode(global_id: str) -> uuid.UUID:
-            key = key_of(global_id, type_name)
-            if key is None:
-                raise bad_user_input(f"`{argument}` must hold {type_name} IDs.", argument)
-            return key
+            for name in names:
+                if (key := key_of(global_id, name)) is not None:
+                    return key
+            kinds = " or ".join(names)
+            raise bad_user_input(f"`{argument}` must hold {kinds} IDs.", argument)
 
         members = capped(self.in_, "in")
         return Comparison(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import strawberry
@@ -32,18 +32,22 @@ def audit_context(info: Info[Context, None]) -> AuditContext:
 
 
 async def in_unit_of_work(
-    info: Info[Context, None], action: Callable[[UnitOfWork], Awaitable[T]]
+    info: Info[Context, None],
+    action: Callable[[UnitOfWork], Awaitable[T]],
+    input_path: Sequence[str] = ("input",),
 ) -> tuple[T | None, list[UserError]]:
     """Run `action` in a transaction that commits once; a DomainError rolls it back.
 
     Every change it makes is audited in the same transaction. Returns the
     action's result and no errors, or no result and the user errors; anything
     else propagates (and is masked by the schema's error handling).
+    `input_path` prefixes the error fields: `()` for mutations whose values are
+    top-level arguments rather than an `input` object.
     """
     db = info.context.db
     try:
         async with db.unit_of_work({AUDIT_CONTEXT: audit_context(info)}) as uow:
             result = await action(uow)
     except DomainError as error:
-        return None, user_errors(error)
+        return None, user_errors(error, input_path)
     return result, []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -66,14 +67,27 @@ def _session_payload(
     )
 
 
+MAILS_PER_ADDRESS_PER_HOUR = 5
+
+
 def _send_later(info: Info[Context, None], uow: UnitOfWork, mail: Mail) -> None:
     """Send once committed, in the background: the answer does not wait for SMTP
-    (and takes the same time whether or not a mail goes out)."""
-    mailer = info.context.runtime.identity.mailer
+    (and takes the same time whether or not a mail goes out).
+
+    At most MAILS_PER_ADDRESS_PER_HOUR mails go to one address, so nobody can
+    use register or requestPasswordReset to flood someone's inbox; past the cap
+    mails are silently dropped (the answer must not differ).
+    """
+    identity = info.context.runtime.identity
 
     async def send() -> None:
         try:
-            await mailer.send(mail)
+            recipient = hashlib.sha256(mail.to.encode()).hexdigest()[:32]
+            sent, _ = await identity.store.increment(f"mails-to:{recipient}", 3600)
+            if sent > MAILS_PER_ADDRESS_PER_HOUR:
+                logger.warning("mail %r not sent: too many mails to one address", mail.subject)
+                return
+            await identity.mailer.send(mail)
         except Exception:  # a mail server outage must not fail the request
             logger.exception("could not send mail %r to %s", mail.subject, mail.to)
 
@@ -184,7 +198,8 @@ class SessionMutations:
         context = info.context
         identity = context.runtime.identity
         client_ip = context.client_ip
-        if (retry_after := await identity.throttle.retry_after(email, client_ip)) is not None:
+        account = user_service.normalised_email(email)
+        if (retry_after := await identity.throttle.attempt(account, client_ip)) is not None:
             raise api_error(
                 ApiErrorCode.RATE_LIMITED,
                 f"Too many failed logins; try again in {retry_after} seconds.",
@@ -194,11 +209,9 @@ class SessionMutations:
         async def start(uow: UnitOfWork) -> IssuedSession:
             return await user_service.login(uow.session, identity.identity, email, password, _now())
 
-        issued, errors = await in_unit_of_work(info, start)
-        if issued is None:
-            await identity.throttle.failed(email, client_ip)
-        else:
-            await identity.throttle.succeeded(email)
+        issued, errors = await in_unit_of_work(info, start, input_path=())
+        if issued is not None:
+            await identity.throttle.succeeded(account, client_ip)
         return _session_payload(issued, errors, AuthPayload)
 
     @strawberry.mutation(
@@ -220,9 +233,9 @@ class SessionMutations:
         async def rotate(uow: UnitOfWork) -> user_service.RefreshOutcome:
             return await user_service.refresh(uow.session, identity, refresh_token, _now())
 
-        outcome, errors = await in_unit_of_work(info, rotate)
+        outcome, errors = await in_unit_of_work(info, rotate, input_path=())
         if outcome is not None and outcome.error is not None:
-            errors = user_errors(outcome.error)
+            errors = user_errors(outcome.error, input_path=())
         return _session_payload(outcome.session if outcome else None, errors, AuthPayload)
 
     @strawberry.mutation(

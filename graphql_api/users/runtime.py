@@ -10,6 +10,7 @@ from graphql_api.auth.throttle import LoginThrottle, ThrottleLimits
 from graphql_api.auth.tokens import TokenIssuer
 from graphql_api.kv import KeyValueStore, MemoryStore, RedisStore
 from graphql_api.mail import LogMailer, Mailer, SmtpMailer
+from graphql_api.resilience import CircuitBreaker, FallbackStore
 from graphql_api.settings import Settings
 from graphql_api.users.service import Identity
 
@@ -26,7 +27,9 @@ class IdentityRuntime:
     @classmethod
     def from_settings(cls, settings: Settings) -> IdentityRuntime:
         store: KeyValueStore = (
-            RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+            FallbackStore(RedisStore(settings.redis_url), CircuitBreaker("key-value store"))
+            if settings.redis_url
+            else MemoryStore()
         )
         passwords = Passwords(
             HashParameters(
@@ -44,7 +47,7 @@ class IdentityRuntime:
         mailer: Mailer = (
             SmtpMailer(settings.smtp_url.get_secret_value(), settings.mail_from)
             if settings.smtp_url
-            else LogMailer()
+            else LogMailer(include_body=not settings.is_production)
         )
         return cls(
             identity=Identity(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.audit.recorder import note
 from graphql_api.auth import credentials
 from graphql_api.auth.passwords import Passwords, password_problems
 from graphql_api.auth.principal import Principal, PrincipalKind, Role
@@ -137,11 +138,11 @@ async def refresh(
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return RefreshOutcome(None, invalid)
     if row.rotated_at is not None:
-        await repository.revoke_family(session, row.family_id, now)
+        await _end_family(session, row, now, "refresh token reused")
         return RefreshOutcome(None, invalid)
     user = await repository.get_user(session, row.user_id)
     if user is None or not user.is_active:
-        await repository.revoke_family(session, row.family_id, now)
+        await _end_family(session, row, now, "account inactive")
         return RefreshOutcome(None, invalid)
     row.rotated_at = now
     return RefreshOutcome(await _start_session(session, identity, user, now, row.family_id), None)
@@ -151,7 +152,19 @@ async def logout(session: AsyncSession, token: str, now: datetime) -> None:
     """End the session this refresh token belongs to (its whole family)."""
     row = await repository.refresh_token_by_digest(session, credentials.digest(token))
     if row is not None:
-        await repository.revoke_family(session, row.family_id, now)
+        await _end_family(session, row, now, "logout")
+
+
+async def _end_family(session: AsyncSession, row: RefreshToken, now: datetime, why: str) -> None:
+    """Revoke every token of a session (one bulk UPDATE) and say so in the audit log."""
+    await repository.revoke_family(session, row.family_id, now)
+    note(
+        session,
+        "RefreshTokenFamily",
+        row.family_id,
+        None,
+        {"user_id": row.user_id, "revoked_at": now, "reason": why},
+    )
 
 
 async def register(
@@ -164,13 +177,12 @@ async def register(
     """
     normalised = _email(email)
     _check_password(password, normalised)
+    # Hash first, whatever happens next: a taken address must cost the same time
+    # as a new one, or the answer's timing would tell which addresses exist.
+    password_hash = await identity.passwords.hash(password)
     if await repository.get_user_by_email(session, normalised) is not None:
         return None
-    user = User(
-        email=normalised,
-        password_hash=await identity.passwords.hash(password),
-        role=Role.INVESTOR,
-    )
+    user = User(email=normalised, password_hash=password_hash, role=Role.INVESTOR)
     repository.add(session, user)
     await session.flush()
     token = await _emailed_token(session, identity, user, TokenPurpose.VERIFY_EMAIL, now)
@@ -268,7 +280,8 @@ async def change_password(
         )
     _check_password(new_password, user.email, "new_password")
     await _replace_password(session, identity, user, new_password, now)
-    return await _start_session(session, identity, user, now + timedelta(seconds=1))
+    # Issued just after the cut-off, so the caller's new session survives it.
+    return await _start_session(session, identity, user, now + timedelta(milliseconds=1))
 
 
 async def create_user(
@@ -404,10 +417,7 @@ async def principal_for_access_token(
     user = await repository.get_user(session, claims.user_id)
     if user is None or not user.is_active:
         raise UnauthenticatedError("The account is not active.")
-    if (
-        user.sessions_valid_after is not None
-        and claims.issued_at < user.sessions_valid_after.replace(microsecond=0)
-    ):
+    if user.sessions_valid_after is not None and claims.issued_at < user.sessions_valid_after:
         raise UnauthenticatedError("The session has ended; log in again.")
     principal = Principal(
         kind=PrincipalKind.USER,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import uuid
 from decimal import Decimal
 
 import httpx
@@ -23,7 +22,7 @@ mutation Commit($input: CreateInvestmentInput!) {
   }
 }
 """
-MISSING_FUND = base64.b64encode(f"Fund:{uuid.uuid4()}".encode()).decode()
+MISSING_FUND = base64.b64encode(b"Fund:00000000-0000-4000-8000-000000000000").decode()
 
 
 def commitment(fund_id: str, investor_id: str, amount: str = "100.00") -> dict[str, object]:

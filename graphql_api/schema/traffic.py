@@ -1,0 +1,227 @@
+"""Traffic control before execution: operation limits, query cost, cost-based rate limiting.
+
+Every response carries `extensions.cost` (as GitHub's and Shopify's APIs do):
+the requested cost was taken from the caller's bucket before the operation
+ran; what the response did not use (its actual cost) is given back after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from graphql_api.auth.principal import Principal, PrincipalKind, Role
+from graphql_api.ratelimit import BucketLimits, Buckets, MemoryBuckets, RedisBuckets, Taken
+from graphql_api.resilience import CircuitBreaker, FallbackBuckets
+from graphql_api.schema.errors import ApiErrorCode, api_error
+from graphql_api.schema.limits import (
+    CircularFragmentError,
+    Shape,
+    actual_cost,
+    measure,
+    requested_cost,
+    select_operation,
+)
+from graphql_api.schema.persisted import PinnedDocuments
+from graphql_api.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class OperationLimits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_directives: int = 50
+    max_root_fields: int = 20
+    max_cost: int = 5_000
+    default_page_size: int = 20
+
+
+@dataclass
+class TrafficPolicy:
+    """What the traffic controls allow, and the buckets they draw from."""
+
+    limits: OperationLimits
+    buckets: Buckets | None
+    default_bucket: BucketLimits
+    bucket_by_role: dict[Role, BucketLimits] = field(default_factory=dict)
+    pinned: PinnedDocuments = field(default_factory=PinnedDocuments)
+    _shapes: OrderedDict[int, tuple[DocumentNode, Shape | str]] = field(default_factory=OrderedDict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, pinned: PinnedDocuments) -> TrafficPolicy:
+        buckets: Buckets | None = None
+        if settings.rate_limit_enabled:
+            buckets = (
+                FallbackBuckets(RedisBuckets(settings.redis_url), CircuitBreaker("rate limits"))
+                if settings.redis_url
+                else MemoryBuckets()
+            )
+        return cls(
+            limits=OperationLimits(
+                max_depth=settings.max_depth,
+                max_aliases=settings.max_aliases,
+                max_directives=settings.max_directives,
+                max_root_fields=settings.max_root_fields,
+                max_cost=settings.max_query_cost,
+            ),
+            buckets=buckets,
+            default_bucket=BucketLimits(
+                settings.rate_limit_capacity, settings.rate_limit_refill_per_second
+            ),
+            bucket_by_role={
+                Role(role): BucketLimits(capacity, refill)
+                for role, (capacity, refill) in settings.rate_limits_by_role.items()
+            },
+            pinned=pinned,
+        )
+
+    async def close(self) -> None:
+        if self.buckets is not None:
+            await self.buckets.close()
+
+    def bucket_for(self, principal: Principal, client_ip: str) -> tuple[str, BucketLimits]:
+        """Whose bucket pays: the user, the API key, or the client IP for anonymous calls."""
+        limits = (
+            self.bucket_by_role.get(principal.role, self.default_bucket)
+            if principal.role
+            else self.default_bucket
+        )
+        if principal.kind is PrincipalKind.ANONYMOUS or principal.id is None:
+            return f"ip:{client_ip}", limits
+        return f"{principal.kind.value.lower()}:{principal.id}", limits
+
+    def shape_of(self, document: DocumentNode, operation_name: str | None) -> Shape | str | None:
+        """The document's shape, measured once per parsed document (or why it is refused)."""
+        key = id(document)
+        cached = self._shapes.get(key)
+        if cached is not None and cached[0] is document:
+            return cached[1]
+        operation = select_operation(document, operation_name)
+        if operation is None:
+            return None
+        try:
+            shape: Shape | str = measure(document, operation)
+        except CircularFragmentError as error:
+            shape = str(error)
+        self._shapes[key] = (document, shape)
+        if len(self._shapes) > 2048:
+            self._shapes.popitem(last=False)
+        return shape
+
+
+def _policy(execution_context: Any) -> TrafficPolicy | None:
+    runtime = getattr(execution_context.context, "runtime", None)
+    return getattr(runtime, "traffic", None)
+
+
+def _too_complex(what: str, measured: int, maximum: int) -> GraphQLError:
+    return api_error(
+        ApiErrorCode.QUERY_TOO_COMPLEX,
+        f"The operation has {measured} {what}; the maximum is {maximum}.",
+        limit=what,
+        measured=measured,
+        maximum=maximum,
+    )
+
+
+def shape_errors(shape: Shape | str, limits: OperationLimits) -> list[GraphQLError]:
+    if isinstance(shape, str):
+        return [api_error(ApiErrorCode.QUERY_TOO_COMPLEX, shape, limit="circular fragments")]
+    checks = (
+        ("levels of nesting", shape.depth, limits.max_depth),
+        ("aliases", shape.aliases, limits.max_aliases),
+        ("directives", shape.directives, limits.max_directives),
+        ("root fields", shape.root_fields, limits.max_root_fields),
+    )
+    return [
+        _too_complex(what, measured, maximum)
+        for what, measured, maximum in checks
+        if measured > maximum
+    ]
+
+
+class TrafficControl(SchemaExtension):
+    """Refuse operations past the limits, charge their cost, report it (module docstring)."""
+
+    def __init__(self) -> None:
+        self._charge: tuple[str, BucketLimits, int] | None = None
+        self._cost: dict[str, Any] | None = None
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        policy = _policy(context)
+        document = context.graphql_document
+        if policy is not None and document is not None:
+            shape = policy.shape_of(document, context.operation_name)
+            if shape is not None and (errors := shape_errors(shape, policy.limits)):
+                context.pre_execution_errors = errors
+        yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        policy = _policy(context)
+        document = context.graphql_document
+        operation = select_operation(document, context.operation_name) if document else None
+        if policy is None or operation is None or document is None:
+            yield
+            return
+        cost = requested_cost(
+            context.schema._schema,
+            document,
+            operation,
+            context.variables,
+            policy.limits.default_page_size,
+        )
+        if cost > policy.limits.max_cost:
+            raise api_error(
+                ApiErrorCode.QUERY_TOO_COMPLEX,
+                f"The operation's cost is {cost} points; the maximum is {policy.limits.max_cost}. "
+                "Ask for smaller pages (first/last) or fewer nested connections.",
+                cost=cost,
+                maximumCost=policy.limits.max_cost,
+            )
+        request = context.context
+        key, limits = policy.bucket_for(request.principal, request.client_ip)
+        taken = Taken(True, limits.capacity, 0.0)
+        if policy.buckets is not None:
+            taken = await policy.buckets.take(key, cost, limits)
+            if not taken.allowed:
+                wait = math.inf if math.isinf(taken.retry_after) else math.ceil(taken.retry_after)
+                raise api_error(
+                    ApiErrorCode.RATE_LIMITED,
+                    f"Rate limit reached: the operation costs {cost} points and "
+                    f"{int(taken.remaining)} are available; retry in {wait} seconds.",
+                    retryAfter=wait if not math.isinf(wait) else None,
+                    cost=cost,
+                )
+            self._charge = (key, limits, cost)
+        self._cost = _report(cost, cost, limits, taken.remaining)
+        yield
+        result = context.result
+        data = getattr(result, "data", None)
+        actual = min(cost, actual_cost(data)) if data is not None else 0
+        remaining = taken.remaining
+        if policy.buckets is not None and actual < cost:
+            remaining = await policy.buckets.give_back(key, cost - actual, limits)
+        self._cost = _report(cost, actual, limits, remaining)
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self._cost} if self._cost is not None else {}
+
+
+def _report(requested: int, actual: int, limits: BucketLimits, available: float) -> dict[str, Any]:
+    return {
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": limits.capacity,
+            "currentlyAvailable": int(available),
+            "restoreRate": limits.refill_per_second,
+        },
+    }
