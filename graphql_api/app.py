@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from graphql_api.audit import recorder as audit_recorder
@@ -26,8 +26,12 @@ from graphql_api.db.session import Database
 from graphql_api.events.system import EventSystem
 from graphql_api.http.security import SecurityHeadersMiddleware
 from graphql_api.http.view import GraphQLView
+from graphql_api.observability import metrics
+from graphql_api.observability.health import healthz, metrics_endpoint, readyz_endpoint
 from graphql_api.observability.logging import configure_logging
+from graphql_api.observability.middleware import ObservabilityMiddleware
 from graphql_api.observability.request_id import RequestIdMiddleware
+from graphql_api.observability.tracing import configure_tracing, trace_engine
 from graphql_api.schema.build import build_schema
 from graphql_api.schema.context import Runtime
 from graphql_api.schema.persisted import PersistedQueries, PinnedDocuments, TrustedDocuments
@@ -100,17 +104,14 @@ def graceful_sigterm(runtime: Runtime, view: GraphQLView) -> Callable[[], None]:
     return restore
 
 
-async def healthz(_: Request) -> Response:
-    return PlainTextResponse("ok")
-
-
 async def to_graphiql(_: Request) -> Response:
     return RedirectResponse("/graphql")
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Request ids first (everything after logs them), then CORS, then security headers."""
-    stack = [Middleware(RequestIdMiddleware)]
+    """Request ids first, then spans and log context (everything after logs with them),
+    then CORS, then security headers."""
+    stack = [Middleware(RequestIdMiddleware), Middleware(ObservabilityMiddleware)]
     if settings.cors_origins:
         stack.append(
             Middleware(
@@ -136,8 +137,12 @@ def middleware(settings: Settings) -> list[Middleware]:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings)
+    tracer_provider = configure_tracing(settings)
     audit_recorder.install()
-    db = Database(create_engine(settings))
+    engine = create_engine(settings)
+    trace_engine(engine, tracer_provider)
+    metrics.observe_pool(engine)
+    db = Database(engine)
     identity = IdentityRuntime.from_settings(settings)
     schema = build_schema(settings)
     pinned = PinnedDocuments()
@@ -178,6 +183,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", view),
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
+            Route("/readyz", readyz_endpoint(settings, db)),
+            Route("/metrics", metrics_endpoint(settings)),
             Route("/", to_graphiql),
         ],
         middleware=middleware(settings),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -47,12 +49,26 @@ def main() -> None:
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
-def serve(host: str | None, port: int | None, workers: int, reload: bool) -> None:
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Upgrade the database before serving. Deployments run `graphql-api migrate` once "
+    "instead, so that instances start even while the database is down.",
+)
+def serve(host: str | None, port: int | None, workers: int, reload: bool, migrate: bool) -> None:
     """Apply migrations, load demo data into an empty embedded database, and serve."""
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
-    run_migrations(settings.database_url)
+    if workers > 1 and not settings.redis_url:
+        click.echo(
+            "warning: several workers without REDIS_URL keep rate limits, login throttles "
+            "and subscriptions per process; set REDIS_URL to share them.",
+            err=True,
+        )
+    if migrate:
+        run_migrations(settings.database_url)
     if settings.demo_data and asyncio.run(
         _seed(settings, generator.DEMO, seed=42, only_if_empty=True)
     ):
@@ -60,6 +76,8 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     if settings.demo_data:
         _announce_demo_admin(settings)
     click.echo(f"GraphiQL: http://{host}:{port}/graphql")
+    if workers > 1:
+        _share_metrics_between_workers()
     uvicorn.run(
         "graphql_api.app:create_app",
         factory=True,
@@ -71,8 +89,28 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         http="httptools",
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        # A worker imports the whole stack before it answers the supervisor's
+        # first health check; on a busy machine that takes longer than the 5 s
+        # uvicorn allows by default, and the worker is killed and restarted.
+        timeout_worker_healthcheck=60,
     )
+
+
+def _share_metrics_between_workers() -> None:
+    """Workers write their metrics to files in one directory; /metrics adds them up.
+
+    prometheus-client chooses its storage when it is first imported, so the
+    variable must be set here, before uvicorn starts (and imports) the workers.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="graphql-api-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # a previous run's workers
+        stale.unlink()
 
 
 def _announce_demo_admin(settings: Settings) -> None:

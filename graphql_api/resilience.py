@@ -18,6 +18,7 @@ from typing import TypeVar
 from redis.exceptions import RedisError
 
 from graphql_api.kv import KeyValueStore, MemoryStore
+from graphql_api.observability import metrics
 from graphql_api.ratelimit import BucketLimits, Buckets, MemoryBuckets, Taken
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class CircuitBreaker:
         self, primary: Callable[[], Awaitable[T]], fallback: Callable[[], Awaitable[T]]
     ) -> T:
         if self.is_open:
+            metrics.FALLBACKS.labels(self.name).inc()
             return await fallback()
         try:
             result = await primary()
@@ -54,6 +56,7 @@ class CircuitBreaker:
                 error,
                 self.cooldown,
             )
+            metrics.FALLBACKS.labels(self.name).inc()
             return await fallback()
         if self.failures:
             logger.info("%s: Redis is back", self.name)

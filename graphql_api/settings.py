@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     hsts_seconds: int = Field(default=31_536_000, ge=0)
 
+    # Operations (issue 6): logs, traces, metrics, health, shutdown.
+    log_format: str | None = Field(default=None, pattern="^(json|console)$")
+    slow_operation_seconds: float = Field(default=1.0, gt=0)
+    metrics_token: SecretStr | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "graphql-api"
+    trace_resolvers: bool = False
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0, le=600)
+
     parser_cache_size: int = Field(default=1024, ge=0)
     validation_cache_size: int = Field(default=1024, ge=0)
     gc_freeze: bool = True

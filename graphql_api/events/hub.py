@@ -101,16 +101,30 @@ class EventHub:
         self._no_subscribers = asyncio.Event()
         self._no_subscribers.set()
         self.last_position = 0
+        self._initialised = True  # False only while start() could not find the end
 
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
     async def start(self) -> None:
-        """Start from the current end of the outbox; earlier events are the feeds' replay."""
+        """Start from the current end of the outbox; earlier events are the feeds' replay.
+
+        With the database down the server still starts: the poller finds the end
+        of the outbox once it answers (no one can subscribe before that, since
+        authenticating needs the database too).
+        """
+        try:
+            await self._find_the_end()
+        except Exception:
+            self._initialised = False
+            logger.warning("event hub: the outbox is unreachable; will retry", exc_info=True)
+        self._poller = asyncio.create_task(self._poll(), name="event-hub-poll")
+
+    async def _find_the_end(self) -> None:
         async with self._db.read_session() as session:
             self.last_position = await outbox.latest_position(session)
-        self._poller = asyncio.create_task(self._poll(), name="event-hub-poll")
+        self._initialised = True
 
     def subscribe(self, accepts: Accepts, capacity: int) -> Subscriber:
         subscriber = Subscriber(accepts, capacity)
@@ -134,6 +148,8 @@ class EventHub:
     async def deliver(self, records: Iterable[EventRecord]) -> None:
         """Take events from the broker; fill any gap before them from the outbox."""
         async with self._lock:
+            if not self._initialised:
+                await self._find_the_end()
             for record in sorted(records, key=lambda r: r.position):
                 if record.position <= self.last_position:
                     continue  # already delivered (at-least-once publishing)
@@ -144,6 +160,9 @@ class EventHub:
     async def catch_up(self) -> None:
         """Deliver whatever the outbox has beyond the last delivered position."""
         async with self._lock:
+            if not self._initialised:
+                await self._find_the_end()
+                return
             await self._fill(upto=None)
 
     async def _fill(self, upto: int | None) -> None:

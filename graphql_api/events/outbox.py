@@ -164,6 +164,14 @@ async def purge_before(session: AsyncSession, moment: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def unpublished_count(session: AsyncSession) -> int:
+    """How many committed events the broker has not been given yet."""
+    statement = (
+        select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
 async def backlog(session: AsyncSession) -> int:
     """How many committed events still wait for a position."""
     statement = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.position.is_(None))

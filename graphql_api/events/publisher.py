@@ -22,6 +22,7 @@ from graphql_api.db.types import utcnow
 from graphql_api.events import outbox
 from graphql_api.events.broker import Broker
 from graphql_api.events.records import EventRecord
+from graphql_api.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ class Publisher:
                         break  # broker down: the relay tries again later
                     async with self._db.unit_of_work() as uow:
                         await outbox.mark_published(uow.session, [r.position for r in records])
+                    published_at = utcnow()
+                    for record in records:
+                        lag = (published_at - record.occurred_at).total_seconds()
+                        metrics.PUBLISH_LAG.observe(max(lag, 0.0))
                 if not self._again and len(records) < SEQUENCE_BATCH:
                     break
         except Exception:  # the relay will try again; never fail the caller
@@ -113,11 +118,19 @@ class Publisher:
         elapsed_since_purge = self._purge_every  # purge once at start
         while True:
             await self.flush()
+            await self._measure_backlog()
             if elapsed_since_purge >= self._purge_every:
                 elapsed_since_purge = 0.0
                 await self.purge()
             await asyncio.sleep(self._relay_seconds)
             elapsed_since_purge += self._relay_seconds
+
+    async def _measure_backlog(self) -> None:
+        try:
+            async with self._db.read_session() as session:
+                metrics.OUTBOX_BACKLOG.set(await outbox.unpublished_count(session))
+        except Exception:  # a metric is not worth failing the relay for
+            logger.warning("could not measure the outbox backlog", exc_info=True)
 
     async def purge(self) -> int:
         try:

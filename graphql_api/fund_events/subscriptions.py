@@ -18,6 +18,7 @@ from graphql_api.events.hub import SubscriberClosedError
 from graphql_api.events.records import EventRecord, EventType, decode_cursor
 from graphql_api.fund_events.types import FundEvent, InvestmentCreatedEvent, to_event
 from graphql_api.funds import service as fund_service
+from graphql_api.observability import metrics
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import ApiErrorCode, api_error, bad_user_input
 from graphql_api.schema.ids import key_of
@@ -78,6 +79,7 @@ async def _stream(
         )
 
     await _ensure_still_authenticated(info)
+    metrics.SUBSCRIPTIONS.inc()
     try:
         async for record in feed.events(
             runtime.events.hub,
@@ -96,6 +98,8 @@ async def _stream(
             yield to_event(record, loaders)
     except SubscriberClosedError as closed:
         raise GraphQLError(closed.reason, extensions={"code": closed.code}) from closed
+    finally:
+        metrics.SUBSCRIPTIONS.dec()
 
 
 @strawberry.type

@@ -18,6 +18,10 @@ from graphql_api.http.negotiation import JSON
 # A GET carrying one of these cannot come from a plain <form> or <img> of another
 # site: browsers send them only after a CORS preflight (Apollo Server's rule).
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
+# What a plain HTML form (or a no-cors fetch) may send without a preflight.
+SIMPLE_CONTENT_TYPES = frozenset(
+    {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +82,18 @@ def params_from(data: Any) -> GraphQLParams:
     return GraphQLParams(query, variables, operation_name, extensions)
 
 
+def _preflighted(request: Request) -> bool:
+    """A browser sends this only after a CORS preflight: a preflight-forcing header, or a
+    content type no <form> can send (Apollo Client's GETs carry application/json)."""
+    if any(h in request.headers for h in PREFLIGHT_HEADERS):
+        return True
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return bool(content_type) and content_type not in SIMPLE_CONTENT_TYPES
+
+
 def check_csrf(request: Request) -> None:
     """Refuse a GET that a browser could send cross-site without a preflight."""
-    if request.method == "GET" and not any(h in request.headers for h in PREFLIGHT_HEADERS):
+    if request.method == "GET" and not _preflighted(request):
         raise RequestError(
             400,
             "BAD_REQUEST",

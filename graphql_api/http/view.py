@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,11 +40,15 @@ from graphql_api.http.responses import (
 from graphql_api.observability.request_id import request_id_of
 from graphql_api.schema.build import Schema
 from graphql_api.schema.context import Context, Runtime
+from graphql_api.schema.errors import ApiErrorCode
+from graphql_api.schema.extensions import UNAVAILABLE_MESSAGE, is_unavailable
 from graphql_api.schema.persisted import PersistedQueryError
 from graphql_api.users.service import UnauthenticatedError
 
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+logger = logging.getLogger(__name__)
 
 
 def _coded(error: object) -> object:
@@ -157,6 +162,19 @@ class GraphQLView(GraphQL[Context, None]):
                 "UNAUTHENTICATED",
                 str(error),
                 {"WWW-Authenticate": 'Bearer realm="graphql-api"'},
+            ) from error
+        except Exception as error:
+            # Checking a credential needs the database (and Redis): when one is
+            # down the caller gets a clean, retryable refusal, not a 500.
+            if not is_unavailable(error):
+                raise
+            logger.warning("cannot authenticate: %s", type(error).__name__)
+            raise RequestError(
+                503,
+                ApiErrorCode.SERVICE_UNAVAILABLE.value,
+                UNAVAILABLE_MESSAGE,
+                {"Retry-After": "5"},
+                graphql_status=True,
             ) from error
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

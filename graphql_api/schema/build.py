@@ -12,6 +12,7 @@ from graphql_api.fund_events.types import EVENT_TYPES
 from graphql_api.schema.caching import DocumentCache, PinnedValidationCache
 from graphql_api.schema.execution import FastExecutor
 from graphql_api.schema.extensions import ErrorHandling
+from graphql_api.schema.observing import Observability, ResolverTracing
 from graphql_api.schema.root import Mutation, Query, Subscription
 from graphql_api.schema.scalars import SCALAR_OVERRIDES
 from graphql_api.schema.traffic import TrafficControl
@@ -29,6 +30,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     """The schema for these settings (production hides introspection and suggestions)."""
     settings = settings or Settings()
     extensions: list[type[SchemaExtension] | Any] = [
+        Observability,
         ErrorHandling,
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: DocumentCache(maxsize=settings.parser_cache_size),
@@ -37,6 +39,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
+    if settings.trace_resolvers:
+        extensions.append(ResolverTracing)
     return Schema(
         query=Query,
         mutation=Mutation,

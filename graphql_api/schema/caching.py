@@ -4,12 +4,16 @@ trusted (pinned) documents always, parsed and validated once at start."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache, lru_cache
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from graphql_api.observability import metrics
 from graphql_api.schema.persisted import PinnedDocuments
 
 
@@ -33,15 +37,49 @@ class DocumentCache(ParserCache):
         if pinned is not None and context.query in pinned.documents:
             context.graphql_document = pinned.documents[context.query]
         else:
+            cache_info = getattr(self.cached_parse_document, "cache_info", None)
+            hits_before = cache_info().hits if cache_info else 0
             with contextlib.suppress(GraphQLError):
                 context.graphql_document = self.cached_parse_document(
                     context.query, **context.parse_options
                 )
+            if cache_info is not None:
+                metrics.hit("parsed_documents", cache_info().hits > hits_before)
         yield
 
 
+@cache
+def _validator(maxsize: int | None) -> Callable[..., list[GraphQLError]]:
+    """Strawberry's validation (its rules added), cached per document, optionally
+    without "Did you mean …" suggestions (which would name what introspection hides)."""
+
+    @lru_cache(maxsize=maxsize)
+    def validate_document(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+        hide_suggestions: bool,
+    ) -> list[GraphQLError]:
+        return validate(
+            schema,
+            document,
+            (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+            hide_suggestions=hide_suggestions,
+        )
+
+    return validate_document
+
+
 class PinnedValidationCache(ValidationCache):
-    """Strawberry's validation cache; pinned documents were validated at start."""
+    """Strawberry's validation cache; pinned documents were validated at start.
+
+    With field suggestions disabled (production), every suggestion is left out:
+    unknown arguments, types, enum values and input fields as well as fields.
+    """
+
+    def __init__(self, maxsize: int | None = 128) -> None:
+        super().__init__(maxsize=maxsize)
+        self._validate = _validator(maxsize)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -50,4 +88,10 @@ class PinnedValidationCache(ValidationCache):
             context.pre_execution_errors = []
             yield
             return
-        yield from super().on_validate()
+        context.pre_execution_errors = self._validate(
+            context.schema._schema,
+            context.graphql_document,
+            context.validation_rules,
+            context.schema.config.disable_field_suggestions,
+        )
+        yield

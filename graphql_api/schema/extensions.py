@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationDefinitionNode
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
@@ -56,6 +56,12 @@ def is_statement_timeout(exception: BaseException) -> bool:
 
 def is_unavailable(exception: BaseException) -> bool:
     """A dependency could not be reached (connection refused, pool exhausted, timeout)."""
+    # A connection that died under the statement (pg_terminate_backend, a server
+    # restart, a network cut): SQLAlchemy saw the disconnect and invalidated it,
+    # whatever generic DBAPI class the driver's error was mapped to (asyncpg's
+    # "connection was closed in the middle of operation" is a plain DBAPIError).
+    if isinstance(exception, DBAPIError) and exception.connection_invalidated:
+        return True
     # A bare OSError is what drivers raise on connection failure ("Multiple
     # exceptions" when no address answers); file-related subclasses are our bugs.
     return isinstance(exception, _UNAVAILABLE) or type(exception) is OSError

@@ -190,10 +190,15 @@ def requested_cost(
     return max(1, walker.selection_set(operation.selection_set, root))
 
 
-def actual_cost(data: Any) -> int:
-    """The objects a response really contains (what the requested cost estimated)."""
+def _objects(data: Any) -> int:
     if isinstance(data, dict):
-        return 1 + sum(actual_cost(value) for value in data.values())
+        return 1 + sum(_objects(value) for value in data.values())
     if isinstance(data, list):
-        return sum(actual_cost(item) for item in data)
+        return sum(_objects(item) for item in data)
     return 0
+
+
+def actual_cost(data: Mapping[str, Any]) -> int:
+    """The objects a response really contains, counted as `requested_cost` counts them:
+    the root (`data` itself) is not one of them, and the least an operation costs is 1."""
+    return max(1, sum(_objects(value) for value in data.values()))

@@ -23,6 +23,7 @@ import orjson
 from graphql import DocumentNode, GraphQLSchema, parse, validate
 
 from graphql_api.kv import KeyValueStore
+from graphql_api.observability import metrics
 
 HASH = re.compile(r"[0-9a-f]{64}")
 APQ_PREFIX = "apq:"
@@ -111,6 +112,7 @@ class PersistedQueries:
         digest = persisted["sha256Hash"]
         if query is None:
             found = self.trusted.get(digest) or await self._store.fetch(APQ_PREFIX + digest)
+            metrics.hit("persisted_queries", found is not None)
             if found is None:
                 raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
             return found

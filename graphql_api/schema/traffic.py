@@ -8,15 +8,18 @@ ran; what the response did not use (its actual cost) is given back after.
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError
+from graphql import DocumentNode, ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from graphql_api.auth.principal import Principal, PrincipalKind, Role
+from graphql_api.observability import metrics
 from graphql_api.ratelimit import BucketLimits, Buckets, MemoryBuckets, RedisBuckets, Taken
 from graphql_api.resilience import CircuitBreaker, FallbackBuckets
 from graphql_api.schema.errors import ApiErrorCode, api_error
@@ -30,6 +33,9 @@ from graphql_api.schema.limits import (
 )
 from graphql_api.schema.persisted import PinnedDocuments
 from graphql_api.settings import Settings
+
+# graphql-core's suggestion text: " Did you mean 'a', 'b', or 'c'?" (or "the enum value 'a'").
+SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,10 @@ class TrafficPolicy:
     default_bucket: BucketLimits
     bucket_by_role: dict[Role, BucketLimits] = field(default_factory=dict)
     pinned: PinnedDocuments = field(default_factory=PinnedDocuments)
-    _shapes: OrderedDict[int, tuple[DocumentNode, Shape | str]] = field(default_factory=OrderedDict)
+    # By parsed document and operation name: each operation of a document has its own shape.
+    _shapes: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Shape | str]] = field(
+        default_factory=OrderedDict
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, pinned: PinnedDocuments) -> TrafficPolicy:
@@ -97,8 +106,9 @@ class TrafficPolicy:
         return f"{principal.kind.value.lower()}:{principal.id}", limits
 
     def shape_of(self, document: DocumentNode, operation_name: str | None) -> Shape | str | None:
-        """The document's shape, measured once per parsed document (or why it is refused)."""
-        key = id(document)
+        """The operation's shape, measured once per parsed document and operation name
+        (or why it is refused)."""
+        key = (id(document), operation_name)
         cached = self._shapes.get(key)
         if cached is not None and cached[0] is document:
             return cached[1]
@@ -170,6 +180,7 @@ class TrafficControl(SchemaExtension):
         operation = select_operation(document, context.operation_name) if document else None
         if policy is None or operation is None or document is None:
             yield
+            self._hide_suggestions()
             return
         cost = requested_cost(
             context.schema._schema,
@@ -178,31 +189,39 @@ class TrafficControl(SchemaExtension):
             context.variables,
             policy.limits.default_page_size,
         )
-        if cost > policy.limits.max_cost:
-            raise api_error(
-                ApiErrorCode.QUERY_TOO_COMPLEX,
-                f"The operation's cost is {cost} points; the maximum is {policy.limits.max_cost}. "
-                "Ask for smaller pages (first/last) or fewer nested connections.",
-                cost=cost,
-                maximumCost=policy.limits.max_cost,
-            )
         request = context.context
         key, limits = policy.bucket_for(request.principal, request.client_ip)
+        if cost > policy.limits.max_cost:
+            # Nothing is taken; the caller still learns what its bucket holds.
+            available = limits.capacity
+            if policy.buckets is not None:
+                available = (await policy.buckets.take(key, 0, limits)).remaining
+            self._cost = _report(cost, 0, limits, available)
+            refuse(
+                context,
+                api_error(
+                    ApiErrorCode.QUERY_TOO_COMPLEX,
+                    f"The operation's cost is {cost} points; the maximum is "
+                    f"{policy.limits.max_cost}. Ask for smaller pages (first/last) or fewer "
+                    "nested connections.",
+                    cost=cost,
+                    maximumCost=policy.limits.max_cost,
+                ),
+            )
+            yield
+            return
         taken = Taken(True, limits.capacity, 0.0)
         if policy.buckets is not None:
             taken = await policy.buckets.take(key, cost, limits)
             if not taken.allowed:
-                wait = math.inf if math.isinf(taken.retry_after) else math.ceil(taken.retry_after)
-                raise api_error(
-                    ApiErrorCode.RATE_LIMITED,
-                    f"Rate limit reached: the operation costs {cost} points and "
-                    f"{int(taken.remaining)} are available; retry in {wait} seconds.",
-                    retryAfter=wait if not math.isinf(wait) else None,
-                    cost=cost,
-                )
+                self._cost = _report(cost, 0, limits, taken.remaining)
+                refuse(context, _rate_limited(cost, taken, limits))
+                yield
+                return
             self._charge = (key, limits, cost)
         self._cost = _report(cost, cost, limits, taken.remaining)
         yield
+        self._hide_suggestions()
         result = context.result
         data = getattr(result, "data", None)
         actual = min(cost, actual_cost(data)) if data is not None else 0
@@ -211,8 +230,58 @@ class TrafficControl(SchemaExtension):
             remaining = await policy.buckets.give_back(key, cost - actual, limits)
         self._cost = _report(cost, actual, limits, remaining)
 
+    def _hide_suggestions(self) -> None:
+        """Variables that do not fit their types are reported during execution, where
+        "Did you mean …" would name schema members introspection hides (production)."""
+        context = self.execution_context
+        if not context.schema.config.disable_field_suggestions:
+            return
+        for error in getattr(context.result, "errors", None) or ():
+            if error.path is None and SUGGESTION.search(error.message):
+                error.message = SUGGESTION.sub("", error.message)
+
     def get_results(self) -> dict[str, Any]:
         return {"cost": self._cost} if self._cost is not None else {}
+
+
+def refuse(context: Any, error: GraphQLError) -> None:
+    """Refuse the operation by giving it its result before it runs: Strawberry then skips
+    execution, and every extension's hook still finishes. (Raised from the hook, the
+    error would leave the hooks of the extensions before this one suspended until
+    garbage collection.) A subscription has no such result: there it is raised."""
+    if context.operation_type is OperationType.SUBSCRIPTION:
+        raise error
+    context.result = ExecutionResult(data=None, errors=[error])
+
+
+def _rate_limited(cost: int, taken: Taken, limits: BucketLimits) -> GraphQLError:
+    metrics.RATE_LIMITED.labels("cost").inc()
+    available = int(taken.remaining)
+    if cost > limits.capacity:
+        return api_error(
+            ApiErrorCode.RATE_LIMITED,
+            f"Rate limit reached: the operation costs {cost} points, more than the "
+            f"{limits.capacity:g} this rate limit ever holds; ask for less (smaller pages, "
+            "fewer nested connections).",
+            retryAfter=None,
+            cost=cost,
+        )
+    if math.isinf(taken.retry_after):
+        return api_error(
+            ApiErrorCode.RATE_LIMITED,
+            f"Rate limit reached: the operation costs {cost} points and {available} are "
+            "available; this rate limit does not refill.",
+            retryAfter=None,
+            cost=cost,
+        )
+    wait = max(1, math.ceil(taken.retry_after))
+    return api_error(
+        ApiErrorCode.RATE_LIMITED,
+        f"Rate limit reached: the operation costs {cost} points and {available} are "
+        f"available; retry in {wait} seconds.",
+        retryAfter=wait,
+        cost=cost,
+    )
 
 
 def _report(requested: int, actual: int, limits: BucketLimits, available: float) -> dict[str, Any]:

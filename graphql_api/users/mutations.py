@@ -16,6 +16,7 @@ from graphql_api.db.models.user import User as UserModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import ErrorCode
 from graphql_api.mail import Mail
+from graphql_api.observability import metrics
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import ApiErrorCode, UserError, api_error, user_errors
 from graphql_api.schema.ids import key_of
@@ -200,6 +201,7 @@ class SessionMutations:
         client_ip = context.client_ip
         account = user_service.normalised_email(email)
         if (retry_after := await identity.throttle.attempt(account, client_ip)) is not None:
+            metrics.RATE_LIMITED.labels("login").inc()
             raise api_error(
                 ApiErrorCode.RATE_LIMITED,
                 f"Too many failed logins; try again in {retry_after} seconds.",
