@@ -8,6 +8,8 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist); each gets its own databases. 2 fits a 2-core machine.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -34,7 +36,7 @@ run: install ## Start the server (embedded SQLite + demo data) on http://127.0.0
 
 .PHONY: test
 test: install ## Run the whole test suite on PostgreSQL and SQLite, with coverage
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term-missing:skip-covered -p no:cacheprovider $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: install ## ruff (lint + format check), mypy --strict, import-linter
