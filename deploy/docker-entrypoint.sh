@@ -14,7 +14,7 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
 fi
 
 if [ "$#" -eq 0 ]; then
-    set -- sh -c 'exec graphql-api serve --workers "${WORKERS:-2}"'
+    set -- sh -c 'exec graphql-api serve --no-migrate --workers "${WORKERS:-2}"'
 fi
 
 exec "$@"

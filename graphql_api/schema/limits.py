@@ -130,6 +130,9 @@ class _CostWalker:
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: Mapping[str, Any]
     default_page: int
+    def __post_init__(self) -> None:
+        self._memo: dict[tuple[str, str | None], int] = {}
+        self._open: set[tuple[str, str | None]] = set()
 
     def page_size(self, field: FieldNode) -> int:
         size: int | None = None
@@ -154,11 +157,24 @@ class _CostWalker:
                 narrowed = self.schema.get_type(condition.name.value) if condition else parent
                 total += self.selection_set(selection.selection_set, narrowed or parent)
             elif isinstance(selection, FragmentSpreadNode):
-                definition = self.fragments.get(selection.name.value)
-                if definition is not None:
-                    narrowed = self.schema.get_type(definition.type_condition.name.value)
-                    total += self.selection_set(definition.selection_set, narrowed or parent)
+                total += self.fragment(selection.name.value, parent)
         return total
+
+    def fragment(self, name: str, parent: Any) -> int:
+        """A fragment's cost, computed once (a fragment spread twice in each of 30 nested
+        fragments would otherwise be walked 2^30 times); a cycle costs nothing more."""
+        key = (name, getattr(parent, "name", None))
+        if key in self._memo:
+            return self._memo[key]
+        definition = self.fragments.get(name)
+        if definition is None or key in self._open:
+            return 0
+        self._open.add(key)
+        narrowed = self.schema.get_type(definition.type_condition.name.value)
+        cost = self.selection_set(definition.selection_set, narrowed or parent)
+        self._open.discard(key)
+        self._memo[key] = cost
+        return cost
 
     def field(self, node: FieldNode, parent: Any) -> int:
         if not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
