@@ -18,7 +18,14 @@ from graphql_api.observability import context
 from graphql_api.observability.redaction import redact, redact_text
 from graphql_api.settings import Settings
 
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Set with `extra={UNREDACTED: True}` by the one caller that must log a secret on
+# purpose: development's LogMailer, whose links are how a developer signs up.
+UNREDACTED = "unredacted"
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    UNREDACTED,
+}
 
 
 class ContextFilter(logging.Filter):
@@ -28,6 +35,8 @@ class ContextFilter(logging.Filter):
         for key, value in context.current().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
+        if getattr(record, UNREDACTED, False):
+            return True
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
         if record.args:

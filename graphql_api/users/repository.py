@@ -107,9 +107,10 @@ async def one_time_token_by_digest(
 
 async def use_up_tokens(
     session: AsyncSession, user_id: uuid.UUID, purpose: TokenPurpose, now: datetime
-) -> None:
-    """Mark every open token of this purpose used (only the newest email's link works)."""
-    await session.execute(
+) -> int:
+    """Mark every open token of this purpose used (only the newest email's link works);
+    returns how many were still open."""
+    result = await session.execute(
         update(OneTimeToken)
         .where(
             OneTimeToken.user_id == user_id,
@@ -119,3 +120,4 @@ async def use_up_tokens(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -192,7 +192,14 @@ async def register(
 async def _emailed_token(
     session: AsyncSession, identity: Identity, user: User, purpose: TokenPurpose, now: datetime
 ) -> str:
-    await repository.use_up_tokens(session, user.id, purpose, now)
+    if superseded := await repository.use_up_tokens(session, user.id, purpose, now):
+        note(
+            session,
+            "UserEmailTokens",
+            user.id,
+            None,
+            {"superseded": superseded, "purpose": purpose},
+        )
     token = credentials.new_token()
     repository.add(
         session,
@@ -248,7 +255,13 @@ async def _replace_password(
 ) -> None:
     user.password_hash = await identity.passwords.hash(password)
     user.sessions_valid_after = now
+    await _end_sessions(session, user, now, "password changed")
+
+
+async def _end_sessions(session: AsyncSession, user: User, now: datetime, why: str) -> None:
+    """Revoke every session of the user (one bulk UPDATE), and say so in the audit log."""
     await repository.revoke_user_families(session, user.id, now)
+    note(session, "UserSessions", user.id, None, {"sessions_revoked_at": now, "reason": why})
 
 
 async def reset_password(
@@ -360,7 +373,7 @@ async def deactivate_user(session: AsyncSession, user_id: uuid.UUID | None, now:
     user = await _user_for_change(session, user_id)
     user.is_active = False
     user.sessions_valid_after = now
-    await repository.revoke_user_families(session, user.id, now)
+    await _end_sessions(session, user, now, "deactivated")
     await session.flush()
     return user
 
