@@ -110,8 +110,12 @@ async def to_graphiql(_: Request) -> Response:
 
 def middleware(settings: Settings) -> list[Middleware]:
     """Request ids first, then spans and log context (everything after logs with them),
-    then CORS, then security headers."""
-    stack = [Middleware(RequestIdMiddleware), Middleware(ObservabilityMiddleware)]
+    then security headers (outside CORS, so its preflight answers carry them too), then CORS."""
+    stack = [
+        Middleware(RequestIdMiddleware),
+        Middleware(ObservabilityMiddleware),
+        Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds),
+    ]
     if settings.cors_origins:
         stack.append(
             Middleware(
@@ -130,7 +134,6 @@ def middleware(settings: Settings) -> list[Middleware]:
                 max_age=600,
             )
         )
-    stack.append(Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds))
     return stack
 
 

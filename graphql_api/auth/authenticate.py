@@ -7,6 +7,7 @@ wrong is an error, never a silent downgrade to anonymous.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,10 +65,26 @@ async def authenticate(
             return Authenticated(principal, expires_at, claims.token_id if claims else None)
         assert credentials.api_key is not None
         principal, due = await user_service.principal_for_api_key(session, credentials.api_key, now)
-    if due and principal.id is not None:
+    if due and principal.id is not None and _first_to_record(principal.id, now):
         async with db.unit_of_work() as uow:  # a write: it takes the writer's lock
             await user_service.record_api_key_use(uow.session, principal.id, now)
     return Authenticated(principal)
+
+
+# When a key's `lastUsedAt` falls due, every request of a burst would see it due
+# and queue on the row's lock (or SQLite's writer lock) to write the same thing;
+# within one process, only the first of them writes.
+_RECORDED_AT: dict[uuid.UUID, datetime] = {}
+
+
+def _first_to_record(key_id: uuid.UUID, now: datetime) -> bool:
+    last = _RECORDED_AT.get(key_id)
+    if last is not None and now - last < user_service.API_KEY_TOUCH_INTERVAL:
+        return False
+    if len(_RECORDED_AT) > 10_000:
+        _RECORDED_AT.clear()
+    _RECORDED_AT[key_id] = now
+    return True
 
 
 async def revoke(store: KeyValueStore, authenticated: Authenticated, now: datetime) -> None:

@@ -279,8 +279,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def _document(self, params: GraphQLParams, context: Context) -> str | None:
         """The document to run: sent, persisted (APQ) or trusted; within the size limit."""
-        settings = self.runtime.settings
         persisted = self.runtime.persisted
+        if params.query is not None:
+            # Before document_for: an APQ registration stores the document, and
+            # nothing too large or untrusted may be stored.
+            self._check_document(params.query, context)
         try:
             query = await persisted.document_for(params.query, params.extensions)
         except PersistedQueryError as error:
@@ -288,8 +291,14 @@ class GraphQLView(GraphQL[Context, None]):
             raise RequestError(
                 400 if found else error.status, error.code, error.message, graphql_status=found
             ) from error
-        if query is None:
-            return None
+        if query is not None and params.query is None:
+            self._check_document(query, context)
+        return query
+
+    def _check_document(self, query: str, context: Context) -> None:
+        """Refuse a document over the size limit, or untrusted when only trusted ones run."""
+        settings = self.runtime.settings
+        persisted = self.runtime.persisted
         if len(query) > settings.max_document_chars:
             raise RequestError(
                 400,
@@ -311,7 +320,6 @@ class GraphQLView(GraphQL[Context, None]):
                     "manifest as extensions.persistedQuery.sha256Hash.",
                     graphql_status=True,
                 )
-        return query
 
     async def _run(
         self, request: Request, params: GraphQLParams, context: Context
@@ -333,7 +341,8 @@ class GraphQLView(GraphQL[Context, None]):
             raise RequestError(
                 504,
                 "OPERATION_TIMEOUT",
-                f"The operation took longer than {limit:g} seconds and was stopped; "
+                f"The operation took longer than {limit:g} second{'' if limit == 1 else 's'} "
+                "and was stopped; "
                 "ask for less (smaller pages, fewer fields).",
                 graphql_status=True,
             ) from error

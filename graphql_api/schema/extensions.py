@@ -62,6 +62,15 @@ def is_unavailable(exception: BaseException) -> bool:
     # "connection was closed in the middle of operation" is a plain DBAPIError).
     if isinstance(exception, DBAPIError) and exception.connection_invalidated:
         return True
+    # The server refuses connections for now: too many clients (53300), out of
+    # resources (class 53), starting up or shutting down (57P01-57P03).
+    sqlstate = getattr(getattr(exception, "orig", None), "sqlstate", None) or getattr(
+        exception, "sqlstate", None
+    )
+    if isinstance(sqlstate, str) and (
+        sqlstate.startswith(("53", "08")) or sqlstate in ("57P01", "57P02", "57P03")
+    ):
+        return True
     # A bare OSError is what drivers raise on connection failure ("Multiple
     # exceptions" when no address answers); file-related subclasses are our bugs.
     return isinstance(exception, _UNAVAILABLE) or type(exception) is OSError

@@ -24,6 +24,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -130,6 +131,7 @@ class _CostWalker:
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: Mapping[str, Any]
     default_page: int
+
     def __post_init__(self) -> None:
         self._memo: dict[tuple[str, str | None], int] = {}
         self._open: set[tuple[str, str | None]] = set()
@@ -186,7 +188,22 @@ class _CostWalker:
         if is_leaf_type(named):
             return 0
         multiplier = self.page_size(node) if named.name.endswith("Connection") else 1
-        return 1 + multiplier * self.selection_set(node.selection_set, named)
+        return (
+            1 + self.list_items(node) + multiplier * self.selection_set(node.selection_set, named)
+        )
+
+    def list_items(self, field: FieldNode) -> int:
+        """Each item of a list argument is work of its own (`createInvestments(inputs:)`
+        with 1,000 items, `nodes(ids:)` with 100), so each counts one point."""
+        items = 0
+        for argument in field.arguments or ():
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                items += len(value.values)
+            elif isinstance(value, VariableNode):
+                raw = self.variables.get(value.name.value)
+                items += len(raw) if isinstance(raw, list) else 0
+        return items
 
 
 def requested_cost(
