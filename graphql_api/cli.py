@@ -20,18 +20,28 @@ from graphql_api.db.migrations import migrate as run_migrations
 from graphql_api.errors import DomainError
 from graphql_api.seeding import generator, writer
 from graphql_api.settings import Settings
+from graphql_api.transfer import commands as transfer
 from graphql_api.users import bootstrap
 
 
 async def _seed(
-    settings: Settings, sizes: generator.Sizes, seed: int, *, only_if_empty: bool
+    settings: Settings,
+    sizes: generator.Sizes,
+    seed: int,
+    *,
+    only_if_empty: bool,
+    progress: writer.Progress | None = None,
 ) -> bool:
     engine = create_engine(settings)
     try:
         if only_if_empty and not await writer.is_empty(engine):
             return False
         today = datetime.now(UTC).date()
-        await writer.write(engine, generator.generate(sizes, seed, today))
+        started = time.perf_counter()
+        data = generator.generate(sizes, seed, today)
+        if progress is not None:
+            progress("generate", None, time.perf_counter() - started)
+        await writer.write(engine, data, progress=progress)
         return True
     finally:
         await engine.dispose()
@@ -170,22 +180,71 @@ def migrate(revision: str) -> None:
 
 
 @main.command()
-@click.option("--funds", type=click.IntRange(0), default=200, show_default=True)
-@click.option("--investors", type=click.IntRange(0), default=2_000, show_default=True)
-@click.option("--investments", type=click.IntRange(0), default=20_000, show_default=True)
+@click.option(
+    "--scale",
+    type=click.Choice(list(generator.SCALES)),
+    default=None,
+    help="Preset sizes: small = 10 funds, 100 investors, 1,000 investments; medium = 100 "
+    "times that; large = 1,000 times (a million investments). An explicit --funds, "
+    "--investors or --investments overrides that one count of the preset.",
+)
+@click.option(
+    "--funds",
+    type=click.IntRange(0),
+    default=None,
+    help=f"Funds to create [default: {generator.DEFAULT.funds:,}, or the --scale's]",
+)
+@click.option(
+    "--investors",
+    type=click.IntRange(0),
+    default=None,
+    help=f"Investors to create [default: {generator.DEFAULT.investors:,}, or the --scale's]",
+)
+@click.option(
+    "--investments",
+    type=click.IntRange(0),
+    default=None,
+    help=f"Investments to create [default: {generator.DEFAULT.investments:,}, or the --scale's]",
+)
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--append", is_flag=True, help="Add to a database that already has data.")
-def seed(funds: int, investors: int, investments: int, seed_value: int, append: bool) -> None:
-    """Insert a deterministic generated data set (same seed, same data)."""
+def seed(
+    scale: str | None,
+    funds: int | None,
+    investors: int | None,
+    investments: int | None,
+    seed_value: int,
+    append: bool,
+) -> None:
+    """Insert a deterministic generated data set (same seed, same data).
+
+    Uses COPY on PostgreSQL and multi-row INSERTs on SQLite, in one transaction,
+    and prints how long each phase took.
+    """
+    preset = generator.SCALES[scale] if scale else generator.DEFAULT
+    sizes = generator.Sizes(
+        funds=preset.funds if funds is None else funds,
+        investors=preset.investors if investors is None else investors,
+        investments=preset.investments if investments is None else investments,
+    )
+
+    def phase(name: str, rows: int | None, seconds: float) -> None:
+        click.echo(
+            f"  {name:<12} {seconds:8.2f}s" + (f"  {rows:>11,} rows" if rows is not None else "")
+        )
+
     settings = Settings()
-    run_migrations(settings.database_url)
     started = time.perf_counter()
-    sizes = generator.Sizes(funds=funds, investors=investors, investments=investments)
-    if not asyncio.run(_seed(settings, sizes, seed_value, only_if_empty=not append)):
+    run_migrations(settings.database_url)
+    phase("migrate", None, time.perf_counter() - started)
+    seeded = asyncio.run(
+        _seed(settings, sizes, seed_value, only_if_empty=not append, progress=phase)
+    )
+    if not seeded:
         raise click.ClickException("The database already has data; pass --append to add more.")
     click.echo(
-        f"Seeded {funds} funds, {investors} investors and {investments} investments "
-        f"in {time.perf_counter() - started:.1f}s."
+        f"Seeded {sizes.funds} funds, {sizes.investors} investors and {sizes.investments} "
+        f"investments in {time.perf_counter() - started:.1f}s."
     )
 
 
@@ -201,3 +260,51 @@ def export_schema(output: Path | None) -> None:
     else:
         output.write_text(sdl)
         click.echo(f"Wrote {output}.", err=True)
+
+
+@main.command("export")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for funds, investors and investments files (created if missing).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(transfer.FORMATS), default="ndjson", show_default=True
+)
+def export_data(output: Path, fmt: transfer.Format) -> None:
+    """Write funds, investors and investments, one file each, from one consistent snapshot."""
+    transfer.export_command(output, fmt)
+
+
+@main.command("import")
+@click.option(
+    "--input",
+    "directory",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory with funds, investors and investments .ndjson or .csv files.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check every row and write the report; commit nothing."
+)
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1_000, show_default=True)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Rejected rows, as .json or .csv (default: DIR/import-report.json).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to record committed batches, to resume (default: in DIR).",
+)
+def import_data(
+    directory: Path, dry_run: bool, batch_size: int, report: Path | None, checkpoint: Path | None
+) -> None:
+    """Check every row with the API's rules, upsert by id (investors also by email), resumably."""
+    transfer.import_command(
+        transfer.ImportOptions(directory, dry_run, batch_size, report, checkpoint)
+    )

@@ -6,10 +6,13 @@ of rounding it away, so no value is silently changed on its way to storage.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 MAX_FUND_SIZE_USD = Decimal(10) ** 15
+# Digits with an optional fraction: no exponent, no NaN or Infinity, no grouping.
+DECIMAL_PATTERN = re.compile(r"[+-]?[0-9]{1,30}(\.[0-9]{1,30})?")
 
 
 class SubCentAmountError(ValueError):
@@ -22,6 +25,14 @@ def has_at_most_two_decimals(amount: Decimal) -> bool:
         return amount == amount.quantize(CENT)
     except InvalidOperation:  # too many digits to quantize, or NaN/Infinity
         return False
+
+
+def parse_decimal_text(text: str) -> Decimal:
+    """Read an exact decimal written out in digits (`"1000.00"`), or raise ValueError."""
+    stripped = text.strip()
+    if not DECIMAL_PATTERN.fullmatch(stripped):
+        raise ValueError(f'"{text[:40]}" is not a decimal number such as "1000.00".')
+    return Decimal(stripped)
 
 
 def to_cents(amount: Decimal) -> int:

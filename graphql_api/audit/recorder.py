@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -180,6 +181,39 @@ def note(
             {key: _plain(value) for key, value in after.items()} if after is not None else None,
         )
     )
+
+
+AuditedChange = tuple[str, uuid.UUID | None, dict[str, Any] | None, dict[str, Any] | None]
+"""(entity type, entity id, values before, values after), as `note` takes them."""
+
+
+async def note_many(session: AsyncSession, changes: Sequence[AuditedChange]) -> None:
+    """Log many changes made outside the ORM's flush in one INSERT (a bulk mutation's).
+
+    Objects added one by one would be inserted one statement each on SQLite,
+    which cannot match RETURNING rows to them.
+    """
+    context = session.info.get(AUDIT_CONTEXT)
+    if not isinstance(context, AuditContext) or not changes:
+        return
+    rows = [
+        {
+            "actor_kind": context.actor_kind,
+            "actor_id": context.actor_id,
+            "action": context.action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "before": _redacted(_plain_values(before)),
+            "after": _redacted(_plain_values(after)),
+            "request_id": context.request_id,
+        }
+        for entity_type, entity_id, before, after in changes
+    ]
+    await session.execute(insert(AuditEntry), rows)
+
+
+def _plain_values(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if values is None else {key: _plain(value) for key, value in values.items()}
 
 
 def install() -> None:

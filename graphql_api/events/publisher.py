@@ -22,6 +22,7 @@ from graphql_api.db.types import utcnow
 from graphql_api.events import outbox
 from graphql_api.events.broker import Broker
 from graphql_api.events.records import EventRecord
+from graphql_api.idempotency.service import purge_expired_keys
 from graphql_api.observability import metrics
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class Publisher:
             logger.warning("could not measure the outbox backlog", exc_info=True)
 
     async def purge(self) -> int:
+        await purge_expired_keys(self._db)  # idempotency keys expire after 24 hours too
         try:
             async with self._db.unit_of_work() as uow:
                 removed = await outbox.purge_before(uow.session, utcnow() - self._retention)

@@ -118,11 +118,26 @@ def ordering(order: FundOrder) -> Ordering:
     return repository.ordering(order)
 
 
-async def create_fund(session: AsyncSession, new: NewFund, *, today: date) -> Fund:
-    """Validate every field, then add the fund to the session."""
+def validate_new_fund(new: NewFund, *, today: date) -> tuple[str, list[Violation]]:
+    """Every field rule of a new fund: its trimmed name, and what is wrong (the importer's too)."""
     name, problems = clean_name(new.name, "name")
     problems += _check_vintage_year(new.vintage_year, today)
     problems += _check_sizes(new.target_size_usd, new.hard_cap_usd)
+    return name, problems
+
+
+def validate_changes(fund: Fund, changes: FundChanges, *, today: date) -> dict[str, object]:
+    """The rules of `update_fund` without applying them: the values to set, or the DomainError.
+
+    The importer replaces existing funds through this, so a re-imported fund obeys
+    what an API update would (status only forward, hard cap not below commitments).
+    """
+    return _validated_changes(fund, changes, today)
+
+
+async def create_fund(session: AsyncSession, new: NewFund, *, today: date) -> Fund:
+    """Validate every field, then add the fund to the session."""
+    name, problems = validate_new_fund(new, today=today)
     if problems:
         raise InvalidInputError(problems)
     fund = Fund(

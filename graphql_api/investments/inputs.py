@@ -26,6 +26,12 @@ graphql_enum(
 )
 
 
+def _plain_decimal(amount: Decimal) -> str:
+    """Exact digits without trailing fractional zeros: "250.00" and "250" read the same."""
+    text = format(amount, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 @strawberry.input(description="A new commitment of an investor to a fund.")
 class CreateInvestmentInput:
     fund_id: strawberry.ID = strawberry.field(description="The fund; must exist and not be CLOSED.")
@@ -36,6 +42,25 @@ class CreateInvestmentInput:
     investment_date: date = strawberry.field(
         description="Date of the commitment; at most one year in the future."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Optional key (1-255 printable characters, e.g. a UUID) that makes a retry safe: "
+            "sent again with the same input by the same caller within 24 hours, it returns "
+            "the original result and commits nothing new; with a different input it is "
+            "refused with IDEMPOTENCY_KEY_REUSED. Not allowed on the items of "
+            "`createInvestments` (give that mutation's own `idempotencyKey`)."
+        ),
+    )
+
+    def canonical(self) -> dict[str, str]:
+        """The input as an idempotency key compares it: IDs as sent, amount normalised."""
+        return {
+            "fundId": self.fund_id,
+            "investorId": self.investor_id,
+            "amountUsd": _plain_decimal(self.amount_usd),
+            "investmentDate": self.investment_date.isoformat(),
+        }
 
     def to_new_investment(self) -> NewInvestment:
         """Decode the IDs; one of the wrong type or shape refers to nothing (None).

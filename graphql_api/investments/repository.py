@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Uuid, column, false, func, select, true, values
+from sqlalchemy import (
+    ColumnElement,
+    Uuid,
+    case,
+    column,
+    false,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    true,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.auth.principal import EVERYTHING, Viewer
@@ -30,7 +44,8 @@ from graphql_api.db.keyset import (
     paginate,
     to_page,
 )
-from graphql_api.db.models import Fund, Investment, Investor, InvestorType
+from graphql_api.db.models import Fund, Investment, Investor, InvestorType, OutboxEvent
+from graphql_api.db.session import EVENTS_WRITTEN
 from graphql_api.investments.filters import (
     InvestmentFilter,
     InvestmentOrder,
@@ -296,3 +311,82 @@ async def totals_by_investor(
 
 def add(session: AsyncSession, investment: Investment) -> None:
     session.add(investment)
+
+
+_COLUMN_ATTRIBUTES = tuple(attribute.key for attribute in inspect(Investment).column_attrs)
+
+
+def column_values(investment: Investment) -> dict[str, Any]:
+    """Every column of an investment, by attribute name (what an audit entry records)."""
+    return {key: getattr(investment, key) for key in _COLUMN_ATTRIBUTES}
+
+
+async def insert_many(session: AsyncSession, investments: Sequence[Investment]) -> None:
+    """One INSERT for many new investments, ids and timestamps already set.
+
+    Bypasses the ORM's flush, and so its audit hook: the caller audits them
+    (`note_many`). Objects added one by one would cost a statement each on SQLite.
+    """
+    await session.execute(insert(Investment), [column_values(i) for i in investments])
+
+
+async def record_events(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+    """Outbox rows for many events in one INSERT: the rows `outbox.record` adds one by one.
+
+    In the caller's transaction, under the funds' locks, like `outbox.record`.
+    """
+    await session.execute(insert(OutboxEvent), list(events))
+    session.info[EVENTS_WRITTEN] = True
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Investment]:
+    """Investments as ORM objects, by id (an idempotent replay rebuilds its payload from them)."""
+    result = await session.execute(select(Investment).where(Investment.id.in_(ids)))
+    return {investment.id: investment for investment in result.scalars()}
+
+
+async def lock_funds(
+    session: AsyncSession, fund_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """Status, hard cap and committed total of the funds, locked until the transaction ends.
+
+    A batch decides in memory which of its commitments fit under each cap, so
+    the totals must not move meanwhile. Locked in id order, so two batches over
+    the same funds never deadlock; FOR NO KEY UPDATE (what an UPDATE takes)
+    conflicts with other commitments and fund updates, not with inserts that
+    merely refer to the fund. SQLite has a single writer instead.
+    """
+    if not fund_ids:
+        return {}
+    statement = (
+        select(Fund.id, Fund.status, Fund.hard_cap_usd, Fund.committed_usd)
+        .where(Fund.id.in_(fund_ids))
+        .order_by(Fund.id)
+        .with_for_update(key_share=True)
+    )
+    return {row.id: row for row in (await session.execute(statement)).all()}
+
+
+async def add_to_committed(
+    session: AsyncSession, amounts: Mapping[uuid.UUID, Decimal]
+) -> dict[uuid.UUID, Decimal]:
+    """Add each fund's amount to its committed total, in one statement; the new totals.
+
+    The caller holds the funds' locks (lock_funds) and checked the room; the
+    funds' CHECK constraint would still refuse a total above the hard cap.
+    """
+    money = Fund.committed_usd.type
+    increment = case(
+        {fund_id: literal(amount, money) for fund_id, amount in amounts.items()}, value=Fund.id
+    )
+    statement = (
+        update(Fund)
+        .where(Fund.id.in_(list(amounts)))
+        .values(committed_usd=Fund.committed_usd + increment)
+        .returning(Fund.id, Fund.committed_usd)
+        .execution_options(synchronize_session=False)
+    )
+    totals = {row.id: row.committed_usd for row in (await session.execute(statement)).all()}
+    if totals.keys() != amounts.keys():  # pragma: no cover (the funds are locked)
+        raise RuntimeError("a locked fund was not updated")
+    return totals

@@ -65,6 +65,9 @@ UserErrorCode = graphql_enum(
         ErrorCode.INVALID_CREDENTIALS: "Email or password (or the current password) is wrong.",
         ErrorCode.INVALID_TOKEN: "A refresh, verification or reset token is not valid (any more).",
         ErrorCode.SIGNUP_DISABLED: "Self-service registration is turned off on this server.",
+        ErrorCode.IDEMPOTENCY_KEY_REUSED: (
+            "This idempotency key was already used for a different request within 24 hours."
+        ),
     },
 )
 

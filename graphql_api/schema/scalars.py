@@ -6,7 +6,6 @@ the server sees it, so `100.10` must be sent as `"100.10"`. Integers are fine.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import strawberry
 from graphql import IntValueNode, StringValueNode, ValueNode
 
-DECIMAL_PATTERN = re.compile(r"[+-]?[0-9]{1,30}(\.[0-9]{1,30})?")
+from graphql_api.money import DECIMAL_PATTERN
 
 
 def parse_decimal(value: object) -> Decimal:

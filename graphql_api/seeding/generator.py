@@ -116,6 +116,13 @@ class Sizes:
 
 
 DEMO = Sizes(funds=12, investors=40, investments=240)
+DEFAULT = Sizes(funds=200, investors=2_000, investments=20_000)
+# `graphql-api seed --scale`: one fund per 100 investments, one investor per 10.
+SCALES = {
+    "small": Sizes(funds=10, investors=100, investments=1_000),
+    "medium": Sizes(funds=1_000, investors=10_000, investments=100_000),
+    "large": Sizes(funds=10_000, investors=100_000, investments=1_000_000),
+}
 
 
 @dataclass
@@ -181,7 +188,8 @@ def _funds(rng: random.Random, count: int, today: date) -> Iterator[FundSeed]:
         )
 
 
-def _investor(rng: random.Random, index: int) -> InvestorSeed:
+def _investor(rng: random.Random, index: int, seed: int) -> InvestorSeed:
+    """An investor; the seed is in its email, so data sets of other seeds can be appended."""
     investor_type = rng.choices(list(InvestorType), weights=(5, 3, 2))[0]
     if investor_type is InvestorType.INDIVIDUAL:
         first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
@@ -196,7 +204,7 @@ def _investor(rng: random.Random, index: int) -> InvestorSeed:
         id=_uuid(rng),
         name=name,
         investor_type=investor_type,
-        email=f"{handle}.{index}@example.com".lower(),
+        email=f"{handle}.{seed}-{index}@example.com".lower(),
         created_at=_moment(rng, index),
     )
 
@@ -206,7 +214,7 @@ def generate(sizes: Sizes, seed: int, today: date) -> DataSet:
     rng = random.Random(seed)
     data = DataSet(
         funds=list(_funds(rng, sizes.funds, today)),
-        investors=[_investor(rng, index) for index in range(sizes.investors)],
+        investors=[_investor(rng, index, seed) for index in range(sizes.investors)],
     )
     if not data.funds or not data.investors:
         return data

@@ -83,6 +83,7 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "createInvestor": WRITE,
         "updateInvestor": WRITE,
         "createInvestment": WRITE,
+        "createInvestments": WRITE,
         "login": PUBLIC,
         "refreshToken": PUBLIC,
         "logout": PUBLIC,
@@ -159,6 +160,10 @@ DOCUMENTS: dict[str, str] = {
     "Mutation.createInvestment": """
         mutation CreateInvestment($input: CreateInvestmentInput!) {
           createInvestment(input: $input) { investment { id } errors { code } }
+        }""",
+    "Mutation.createInvestments": """
+        mutation CreateInvestments($inputs: [CreateInvestmentInput!]!) {
+          createInvestments(inputs: $inputs) { investments { id } errors { code } }
         }""",
     "Mutation.login": """
         mutation Login($email: String!, $password: String!) {
@@ -247,6 +252,17 @@ VARIABLES: dict[str, Variables] = {
             "amountUsd": "250.00",
             "investmentDate": "2024-02-01",
         }
+    },
+    "Mutation.createInvestments": lambda w: {
+        "inputs": [
+            {
+                "fundId": gid(w.fund),
+                "investorId": gid(investor),
+                "amountUsd": "125.00",
+                "investmentDate": "2024-02-01",
+            }
+            for investor in (w.investor_a, w.investor_b)
+        ]
     },
     "Mutation.login": lambda w: {"email": w.login_email, "password": PASSWORD},
     "Mutation.refreshToken": lambda _: {"token": "not-a-refresh-token"},

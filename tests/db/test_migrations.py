@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "api_keys",
     "one_time_tokens",
     "audit_log",
+    "idempotency_keys",
     "alembic_version",
 }
 

@@ -2,6 +2,7 @@
 
 from graphql_api.db.models.audit import AuditEntry
 from graphql_api.db.models.fund import Fund, FundStatus
+from graphql_api.db.models.idempotency import IdempotencyKey
 from graphql_api.db.models.investment import Investment
 from graphql_api.db.models.investor import Investor, InvestorType
 from graphql_api.db.models.outbox import OutboxEvent
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEntry",
     "Fund",
     "FundStatus",
+    "IdempotencyKey",
     "Investment",
     "Investor",
     "InvestorType",

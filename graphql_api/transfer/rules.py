@@ -1,0 +1,285 @@
+"""Each imported row checked against the API's own rules, deciding insert, update or reject.
+
+The field rules are the services' functions (`validate_new_fund`,
+`validate_changes`, `clean_name`, `normalise_email`, `check_amount_and_date`),
+never copies. What the services check against the database (an email taken,
+a fund or investor existing, room under the hard cap) is checked here against
+the database *and* the rows this import accepted before, in file order, so a
+dry run, which writes nothing, decides every row exactly as the real run does.
+
+Two rules of the API do not apply to an import, on purpose: a CLOSED fund's
+existing commitments are imported (they were made before it closed; FUND_CLOSED
+is about new ones), and investment dates are checked against today's limit only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.db.models import Investor
+from graphql_api.errors import DomainError, ErrorCode, Violation
+from graphql_api.funds import service as fund_service
+from graphql_api.investments import service as investment_service
+from graphql_api.investors import service as investor_service
+from graphql_api.money import MAX_FUND_SIZE_USD
+from graphql_api.transfer import store
+from graphql_api.transfer.rows import Outcome, Row, check_version, invalid, replacement
+from graphql_api.validation import check_money, clean_name
+
+
+@dataclass(slots=True)
+class Claim:
+    """An email accepted in this import: which investor now has it, from which line."""
+
+    investor_id: uuid.UUID
+    row_id: uuid.UUID
+    line: int
+
+
+@dataclass(slots=True)
+class FundRoom:
+    """A fund's hard cap and its running total, for the hard-cap rule."""
+
+    cap: Decimal | None
+    total: Decimal
+
+
+@dataclass
+class ImportState:
+    """What earlier rows of this import established, for the rows after them."""
+
+    today: date
+    funds: dict[uuid.UUID, Decimal | None] = field(default_factory=dict)
+    investors: set[uuid.UUID] = field(default_factory=set)
+    remapped: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    claims: dict[str, Claim] = field(default_factory=dict)
+    emails_of: dict[uuid.UUID, str] = field(default_factory=dict)
+    rooms: dict[uuid.UUID, FundRoom] = field(default_factory=dict)
+    rejected: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+class Rules(Protocol):
+    async def decide(self, session: AsyncSession, rows: Sequence[Row]) -> list[Outcome]: ...
+
+
+def _rejected(row: Row, problems: Sequence[Violation], state: ImportState, where: str) -> Outcome:
+    state.rejected[row.id] = where
+    return Outcome.rejected(row.line, row.id, list(problems))
+
+
+class FundRules:
+    """New funds obey `createFund`'s rules; existing ones `updateFund`'s (status only forward)."""
+
+    def __init__(self, state: ImportState, file_name: str) -> None:
+        self.state = state
+        self.file_name = file_name
+
+    async def decide(self, session: AsyncSession, rows: Sequence[Row]) -> list[Outcome]:
+        current = await store.funds_by_ids(session, {row.id for row in rows})
+        return [self._decide(row, current.get(row.id)) for row in rows]
+
+    def _decide(self, row: Row, current: Any) -> Outcome:
+        values = row.values
+        problems = check_version(values)
+        committed = values["committed_usd"]
+        if committed != 0:
+            problems += check_money(committed, "committed_usd", label="Committed total")
+        name = ""
+        try:
+            name = self._checked_name(values, current, problems)
+        except DomainError as error:
+            problems += error.violations
+        if problems:
+            return _rejected(row, problems, self.state, f"line {row.line} of {self.file_name}")
+        self.state.funds[row.id] = values["hard_cap_usd"]
+        values = values | {"name": name}
+        if current is None:  # no investment can name a fund that did not exist: nothing committed
+            return Outcome(row.line, str(row.id), "insert", values | {"committed_usd": Decimal(0)})
+        return replacement(row, values, current, kept=("committed_usd",))
+
+    def _checked_name(self, values: dict[str, Any], current: Any, problems: list[Violation]) -> str:
+        """Run the service's rules; return the cleaned name, add problems (or raise them)."""
+        new = fund_service.NewFund(
+            name=values["name"],
+            vintage_year=values["vintage_year"],
+            target_size_usd=values["target_size_usd"],
+            hard_cap_usd=values["hard_cap_usd"],
+            status=values["status"],
+        )
+        if current is None:
+            name, found = fund_service.validate_new_fund(new, today=self.state.today)
+            problems += found
+            return name
+        changes = fund_service.FundChanges(
+            name=new.name,
+            vintage_year=new.vintage_year,
+            target_size_usd=new.target_size_usd,
+            hard_cap_usd=new.hard_cap_usd,
+            status=new.status,
+        )
+        cleaned = fund_service.validate_changes(current, changes, today=self.state.today)
+        return str(cleaned["name"])
+
+
+class InvestorRules:
+    """`createInvestor`'s field rules; matched by id, else by normalised email."""
+
+    def __init__(self, state: ImportState, file_name: str) -> None:
+        self.state = state
+        self.file_name = file_name
+
+    async def decide(self, session: AsyncSession, rows: Sequence[Row]) -> list[Outcome]:
+        emails = [investor_service.normalise_email(row.values["email"]) for row in rows]
+        wanted = {email for email, _ in emails}
+        found = await store.investors_by_ids_or_emails(session, {r.id for r in rows}, wanted)
+        by_id = {investor.id: investor for investor in found}
+        owners = {investor.email: investor.id for investor in found}
+        return [
+            self._decide(row, email, by_id, owners) for row, email in zip(rows, emails, strict=True)
+        ]
+
+    def _decide(
+        self,
+        row: Row,
+        normalised: tuple[str, list[Violation]],
+        by_id: dict[uuid.UUID, Investor],
+        owners: dict[str, uuid.UUID],
+    ) -> Outcome:
+        where = f"line {row.line} of {self.file_name}"
+        name, problems = clean_name(row.values["name"], "name")
+        email, email_problems = normalised
+        problems += email_problems + check_version(row.values)
+        if problems:
+            return _rejected(row, problems, self.state, where)
+        target, conflict = self._target(row, email, by_id, owners)
+        if conflict is not None:
+            return _rejected(row, [conflict], self.state, where)
+        self._accept(row, target, email)
+        values = row.values | {"name": name, "email": email, "id": target}
+        current = by_id.get(target)
+        if current is None:
+            return Outcome(row.line, str(row.id), "insert", values)
+        return replacement(row, values, current)
+
+    def _target(
+        self, row: Row, email: str, by_id: dict[uuid.UUID, Investor], owners: dict[str, uuid.UUID]
+    ) -> tuple[uuid.UUID, Violation | None]:
+        """Which investor the row is: its id if that exists, else the email's owner, else new."""
+        claim = self.state.claims.get(email)
+        if claim is not None and claim.row_id != row.id:
+            message = (
+                f"Email {email} is already used by investor {claim.row_id} on line {claim.line}."
+            )
+            return row.id, Violation(ErrorCode.DUPLICATE_EMAIL, message, ("email",))
+        owner = owners.get(email)
+        if owner is not None and self.state.emails_of.get(owner, email) != email:
+            owner = None  # an earlier row of this import gave that investor another email
+        target = row.id if row.id in by_id or owner is None else owner
+        if owner is not None and owner != target:
+            message = f"An investor with email {email} already exists ({owner})."
+            return target, Violation(ErrorCode.DUPLICATE_EMAIL, message, ("email",))
+        return target, None
+
+    def _accept(self, row: Row, target: uuid.UUID, email: str) -> None:
+        state = self.state
+        if target != row.id:
+            state.remapped[row.id] = target
+        previous = state.emails_of.get(target)
+        if previous is not None and previous != email:
+            state.claims.pop(previous, None)
+        state.claims[email] = Claim(target, row.id, row.line)
+        state.emails_of[target] = email
+        state.investors.add(target)
+
+
+class InvestmentRules:
+    """`createInvestment`'s rules in SPEC order; immutable once made; never past the hard cap."""
+
+    def __init__(self, state: ImportState, file_name: str) -> None:
+        self.state = state
+        self.file_name = file_name
+
+    async def decide(self, session: AsyncSession, rows: Sequence[Row]) -> list[Outcome]:
+        current = await store.investments_by_ids(session, {row.id for row in rows})
+        await self._load_funds(session, {row.values["fund_id"] for row in rows})
+        await self._load_investors(session, {self._investor(row) for row in rows})
+        return [self._decide(row, current.get(row.id)) for row in rows]
+
+    def _investor(self, row: Row) -> uuid.UUID:
+        investor_id: uuid.UUID = row.values["investor_id"]
+        return self.state.remapped.get(investor_id, investor_id)
+
+    async def _load_funds(self, session: AsyncSession, fund_ids: set[uuid.UUID]) -> None:
+        """Cap and total of funds not seen yet: the file's cap if imported, the database's sum."""
+        unseen = fund_ids - self.state.rooms.keys()
+        limits = await store.fund_limits(session, unseen) if unseen else {}
+        for fund_id in unseen:
+            cap, total = limits.get(fund_id, (None, Decimal("0.00")))
+            if fund_id in self.state.funds:
+                self.state.rooms[fund_id] = FundRoom(self.state.funds[fund_id], total)
+            elif fund_id in limits:
+                self.state.rooms[fund_id] = FundRoom(cap, total)
+
+    async def _load_investors(self, session: AsyncSession, ids: set[uuid.UUID]) -> None:
+        unseen = ids - self.state.investors
+        if unseen:
+            self.state.investors |= await store.existing_ids(session, Investor, unseen)
+
+    def _decide(self, row: Row, current: Any) -> Outcome:
+        values = row.values | {"investor_id": self._investor(row)}
+        if current is not None:
+            return self._existing(row, values, current)
+        problems = self._references(values)
+        if not problems:
+            new = investment_service.NewInvestment(
+                values["fund_id"],
+                values["investor_id"],
+                values["amount_usd"],
+                values["investment_date"],
+            )
+            problems = investment_service.check_amount_and_date(new, self.state.today)
+        if not problems:
+            problems = self._reserve(values["fund_id"], values["amount_usd"])
+        if problems:
+            return Outcome.rejected(row.line, row.id, problems)
+        return Outcome(row.line, str(row.id), "insert", values)
+
+    def _existing(self, row: Row, values: dict[str, Any], current: Any) -> Outcome:
+        if all(values[key] == getattr(current, key) for key in values):
+            return Outcome(row.line, str(row.id), "unchanged")
+        message = "An investment with this id exists with other values; investments are immutable."
+        return Outcome.rejected(row.line, row.id, [invalid(message, "id")])
+
+    def _references(self, values: dict[str, Any]) -> list[Violation]:
+        """The fund, then the investor, must exist (in the database or accepted in this import)."""
+        for key, known, label in (
+            ("fund_id", self.state.rooms.keys(), "Fund"),
+            ("investor_id", self.state.investors, "Investor"),
+        ):
+            if values[key] not in known:
+                where = self.state.rejected.get(values[key])
+                hint = f" (its row, {where}, was rejected)" if where else ""
+                message = f"{label} {values[key]} not found{hint}."
+                return [Violation(ErrorCode.NOT_FOUND, message, (key,))]
+        return []
+
+    def _reserve(self, fund_id: uuid.UUID, amount: Decimal) -> list[Violation]:
+        """The hard-cap rule of `reserve_commitment`, against the running total of this import."""
+        room = self.state.rooms[fund_id]
+        limit = MAX_FUND_SIZE_USD if room.cap is None else room.cap
+        if room.total + amount > limit:
+            reason = "the fund's hard cap" if room.cap is not None else "the largest fund total"
+            message = (
+                f"Commitment of {amount:.2f} exceeds {reason}; "
+                f"{limit - room.total:.2f} remains after the rows before it."
+            )
+            return [Violation(ErrorCode.HARD_CAP_EXCEEDED, message, ("amount_usd",))]
+        room.total += amount
+        return []
