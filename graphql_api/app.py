@@ -39,10 +39,10 @@ from graphql_api.schema.traffic import TrafficPolicy
 from graphql_api.settings import Settings
 from graphql_api.users.runtime import IdentityRuntime
 
-# Responses allocate thousands of short-lived objects; with CPython's default
-# thresholds the cyclic collector ran for most of a nested query's CPU time.
-# Collecting the young generation less often (and freezing the objects that
-# live as long as the process) halves that cost; bench/results.md measures it.
+# Responses allocate thousands of short-lived objects, and CPython's default
+# thresholds run the cyclic collector over them again and again. Collecting the
+# young generation less often (and freezing the objects that live as long as
+# the process) cuts that; bench/results.md measures it (GC_FREEZE=false rows).
 GC_THRESHOLDS = (50_000, 50, 100)
 
 

@@ -21,6 +21,7 @@ from graphql_api.funds import service as fund_service
 from graphql_api.observability import metrics
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import ApiErrorCode, api_error, bad_user_input
+from graphql_api.schema.extensions import finalize_error
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.permissions import allow
 
@@ -98,6 +99,16 @@ async def _stream(
             yield to_event(record, loaders)
     except SubscriberClosedError as closed:
         raise GraphQLError(closed.reason, extensions={"code": closed.code}) from closed
+    except GraphQLError:
+        raise
+    except Exception as error:
+        # Strawberry sends a subscription's errors as they are: mask them here, as
+        # the schema's error handling does for queries (no driver text leaves).
+        raise finalize_error(
+            GraphQLError(str(error), original_error=error),
+            info.context.request_id,
+            "subscription",
+        ) from error
     finally:
         metrics.SUBSCRIPTIONS.dec()
 

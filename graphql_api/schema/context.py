@@ -39,6 +39,9 @@ class Runtime:
     persisted: PersistedQueries
     event_loaders: SharedEventLoaders = field(init=False)
     _background: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    _credential_checks: dict[Credentials, tuple[float, asyncio.Task[Principal | None]]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.event_loaders = SharedEventLoaders(self.db)
@@ -48,6 +51,37 @@ class Runtime:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def current_principal(self, credentials: Credentials) -> Principal | None:
+        """Who these credentials name now (None: no longer valid), checked once per
+        REVALIDATE_SECONDS per process, however many connections present them.
+
+        A thousand subscriptions on one API key would otherwise re-check it a
+        thousand times at once when an event arrives, exhausting the pool.
+        """
+        now = time.monotonic()
+        cached = self._credential_checks.get(credentials)
+        if cached is not None and now - cached[0] < REVALIDATE_SECONDS:
+            return await asyncio.shield(cached[1])
+        if len(self._credential_checks) > 10_000:
+            self._credential_checks.clear()
+        check = asyncio.create_task(self._check(credentials))
+        self._credential_checks[credentials] = (now, check)
+        try:
+            return await asyncio.shield(check)
+        except Exception:
+            self._credential_checks.pop(credentials, None)  # do not cache a failure
+            raise
+
+    async def _check(self, credentials: Credentials) -> Principal | None:
+        identity = self.identity
+        try:
+            current = await authenticate(
+                self.db, identity.identity, identity.store, credentials, datetime.now(UTC)
+            )
+        except UnauthenticatedError:
+            return None
+        return current.principal
 
     async def drain_background(self) -> None:
         with contextlib.suppress(Exception):
@@ -89,14 +123,7 @@ class Context:
         now = time.monotonic()
         if now - self.checked_at < REVALIDATE_SECONDS:
             return True
-        identity = self.runtime.identity
-        try:
-            current = await authenticate(
-                self.db, identity.identity, identity.store, self.credentials, datetime.now(UTC)
-            )
-        except UnauthenticatedError:
-            return False
-        if current.principal != self.principal:
+        if await self.runtime.current_principal(self.credentials) != self.principal:
             return False
         self.checked_at = now
         return True
