@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -17,12 +18,15 @@ RETENTION = timedelta(days=7)
 
 
 @pytest.fixture
-async def quiet_db(db: Database) -> AsyncIterator[Database]:
+async def quiet_db(app: Any, db: Database) -> AsyncIterator[Database]:
     """The app's database, but commits no longer kick the app's publisher.
 
     Nothing is sequenced behind the test's back: the test decides when the
-    sequencer runs. The app's hook is put back afterwards.
+    sequencer runs (a flush an earlier test kicked is waited for first, or it
+    could sequence and publish this test's events to the app's broker). The
+    app's hook is put back afterwards.
     """
+    await app.state.runtime.events.publisher.drain()
     app_hook = db.on_events_committed
     db.on_events_committed = None
     try:
