@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a token)
     SIGNUP_DISABLED = "SIGNUP_DISABLED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    HAS_DEPENDENTS = "HAS_DEPENDENTS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,10 @@ class InvalidStatusTransitionError(DomainError):
 
 class HardCapExceededError(DomainError):
     """The commitment would push the fund's total past its hard cap."""
+
+
+class HasDependentsError(DomainError):
+    """A fund or investor still has live investments, so it cannot be deleted."""
 
 
 class VersionConflictError(DomainError):

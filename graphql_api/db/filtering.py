@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement
@@ -15,6 +16,21 @@ from sqlalchemy import ColumnElement
 from graphql_api.db.keyset import SortColumn
 
 T = TypeVar("T")
+
+
+class Deleted(StrEnum):
+    """Which rows a list shows with respect to soft deletion."""
+
+    LIVE = "LIVE"
+    DELETED = "DELETED"
+    ALL = "ALL"
+
+
+def deleted_conditions(column: Any, deleted: Deleted = Deleted.LIVE) -> list[ColumnElement[bool]]:
+    """WHERE terms on a `deleted_at` column: live rows only unless asked otherwise."""
+    if deleted is Deleted.ALL:
+        return []
+    return [column.is_not(None)] if deleted is Deleted.DELETED else [column.is_(None)]
 
 
 @dataclass(frozen=True, slots=True)

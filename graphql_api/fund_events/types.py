@@ -89,13 +89,15 @@ def to_event(record: EventRecord, loaders: Loaders) -> FundEvent:
     }
     payload = record.payload
     match record.event_type:
-        case EventType.FUND_UPDATED:
+        case EventType.FUND_UPDATED | EventType.FUND_DELETED | EventType.FUND_RESTORED:
+            # A soft delete or restore is a change of the fund's `deletedAt`.
             return FundUpdatedEvent(changed_fields=list(payload["changedFields"]), **common)
         case EventType.FUND_STATUS_CHANGED:
             return FundStatusChangedEvent(
                 from_=FundStatus(payload["from"]), to=FundStatus(payload["to"]), **common
             )
-        case EventType.INVESTMENT_CREATED:
+        case EventType.INVESTMENT_CREATED | EventType.INVESTMENT_RESTORED:
+            # A restored commitment counts again, as a new one does.
             return InvestmentCreatedEvent(**common)
         case EventType.INVESTMENT_DELETED:
             assert record.investment_id is not None

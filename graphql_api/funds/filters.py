@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from graphql_api.db.filtering import Comparison, TextMatch
+from graphql_api.db.filtering import Comparison, Deleted, TextMatch
 from graphql_api.db.models import FundStatus
 
 
@@ -31,6 +31,7 @@ class FundFilter:
     target_size_usd: Comparison[Decimal] | None = None
     created_at: Comparison[datetime] | None = None
     updated_at: Comparison[datetime] | None = None
+    deleted: Deleted = Deleted.LIVE
 
 
 FundOrder = tuple[tuple[FundSortField, bool], ...]

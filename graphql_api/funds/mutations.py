@@ -14,6 +14,7 @@ from graphql_api.errors import DomainError, ErrorCode, NotFoundError
 from graphql_api.funds import service as fund_service
 from graphql_api.funds.inputs import CreateFundInput, UpdateFundInput
 from graphql_api.funds.types import TYPE_NAME, Fund
+from graphql_api.investments import service as investment_service
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
 from graphql_api.schema.ids import key_of
@@ -35,6 +36,32 @@ class CreateFundPayload:
 class UpdateFundPayload:
     fund: Fund | None = strawberry.field(
         description="The fund as changed; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.input(description="The fund to soft-delete.")
+class DeleteFundInput:
+    id: strawberry.ID = strawberry.field(description="The fund's global ID.")
+
+
+@strawberry.input(description="The fund to restore.")
+class RestoreFundInput:
+    id: strawberry.ID = strawberry.field(description="The fund's global ID.")
+
+
+@strawberry.type(description="Result of `deleteFund`.")
+class DeleteFundPayload:
+    fund: Fund | None = strawberry.field(
+        description="The fund as deleted; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.type(description="Result of `restoreFund`.")
+class RestoreFundPayload:
+    fund: Fund | None = strawberry.field(
+        description="The fund as restored; null when `errors` is not empty."
     )
     errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
@@ -82,3 +109,44 @@ class FundMutations:
 
         fund, errors = await in_unit_of_work(info, update)
         return UpdateFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
+
+    @strawberry.mutation(
+        description=(
+            "Soft-delete a fund: it vanishes from every query. Refused with HAS_DEPENDENTS while "
+            "it has live investments (delete those first); NOT_FOUND when there is no live fund "
+            "with this ID (also when it is already deleted)."
+        ),
+        extensions=[allow(*WRITERS)],
+    )
+    async def delete_fund(
+        self, info: Info[Context, None], input: Annotated[DeleteFundInput, INPUT]
+    ) -> DeleteFundPayload:
+        key = key_of(input.id, TYPE_NAME)
+
+        async def delete(uow: UnitOfWork) -> FundModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "id")
+            return await investment_service.delete_fund(uow.session, key)
+
+        fund, errors = await in_unit_of_work(info, delete)
+        return DeleteFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
+
+    @strawberry.mutation(
+        description=(
+            "Restore a soft-deleted fund (its deleted investments stay deleted). NOT_FOUND when "
+            "there is no deleted fund with this ID (also when it is live)."
+        ),
+        extensions=[allow(*WRITERS)],
+    )
+    async def restore_fund(
+        self, info: Info[Context, None], input: Annotated[RestoreFundInput, INPUT]
+    ) -> RestoreFundPayload:
+        key = key_of(input.id, TYPE_NAME)
+
+        async def restore(uow: UnitOfWork) -> FundModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "id")
+            return await investment_service.restore_fund(uow.session, key)
+
+        fund, errors = await in_unit_of_work(info, restore)
+        return RestoreFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)

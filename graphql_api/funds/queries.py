@@ -9,10 +9,12 @@ from strawberry.types import Info
 
 from graphql_api.auth.principal import READERS
 from graphql_api.funds import service as fund_service
+from graphql_api.funds.filters import FundFilter
 from graphql_api.funds.inputs import FundFilterInput, FundOrder
 from graphql_api.funds.types import TYPE_NAME, Fund, FundConnection
 from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
+from graphql_api.schema.deletion import DeletedArgument, admitted_deleted, with_deleted
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
 from graphql_api.schema.permissions import allow
@@ -58,10 +60,13 @@ class FundQueries:
                 description="Sort terms, most significant first (default: creation order)."
             ),
         ] = None,
+        deleted: DeletedArgument = None,
     ) -> FundConnection:
         ordering = fund_service.ordering(order_terms(order_by))
         window = page_window(ordering, first=first, after=after, last=last, before=before)
-        criteria = filter.to_filter() if filter else None
+        criteria = with_deleted(
+            filter.to_filter() if filter else None, FundFilter, admitted_deleted(info, deleted)
+        )
         db = info.context.db
         async with db.read_session() as session:
             page = await fund_service.list_funds(session, criteria, ordering, window)

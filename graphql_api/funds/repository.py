@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.db.filtering import all_conditions
+from graphql_api.db.filtering import all_conditions, deleted_conditions
 from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
 from graphql_api.db.models import Fund, FundStatus
 from graphql_api.funds.filters import FundFilter, FundOrder, FundSortField
@@ -58,8 +58,8 @@ def ordering(order: FundOrder) -> Ordering:
 
 def _conditions(criteria: FundFilter | None) -> list[Any]:
     if criteria is None:
-        return []
-    return all_conditions(
+        return deleted_conditions(Fund.deleted_at)
+    return deleted_conditions(Fund.deleted_at, criteria.deleted) + all_conditions(
         [
             (criteria.name, Fund.name),
             (criteria.status, Fund.status),
@@ -72,7 +72,9 @@ def _conditions(criteria: FundFilter | None) -> list[Any]:
 
 
 async def fetch_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[FundRow]:
-    result = await session.execute(select(*FUND_COLUMNS).where(Fund.id.in_(ids)))
+    result = await session.execute(
+        select(*FUND_COLUMNS).where(Fund.id.in_(ids), Fund.deleted_at.is_(None))
+    )
     return list(result.all())
 
 
@@ -89,14 +91,20 @@ async def count(session: AsyncSession, criteria: FundFilter | None) -> int:
     return int((await session.execute(statement)).scalar_one())
 
 
-async def get_for_update(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
-    """The fund entity, row-locked on PostgreSQL until the transaction ends."""
-    statement = select(Fund).where(Fund.id == fund_id).with_for_update()
+async def get_for_update(
+    session: AsyncSession, fund_id: uuid.UUID, *, deleted: bool = False
+) -> Fund | None:
+    """The live fund entity (a deleted one when `deleted`), row-locked on PostgreSQL
+    until the transaction ends."""
+    state = Fund.deleted_at.is_not(None) if deleted else Fund.deleted_at.is_(None)
+    statement = select(Fund).where(Fund.id == fund_id, state).with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
-    return await session.get(Fund, fund_id)
+    """The live fund entity; None when there is none or it was deleted."""
+    fund = await session.get(Fund, fund_id)
+    return fund if fund is not None and fund.deleted_at is None else None
 
 
 def add(session: AsyncSession, fund: Fund) -> None:
@@ -120,6 +128,7 @@ async def reserve_commitment(
         update(Fund)
         .where(
             Fund.id == fund_id,
+            Fund.deleted_at.is_(None),
             Fund.status != FundStatus.CLOSED,
             Fund.committed_usd + amount
             <= func.coalesce(

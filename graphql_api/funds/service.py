@@ -268,6 +268,25 @@ async def find_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund | None:
     return await repository.get(session, fund_id)
 
 
+async def lock_fund(session: AsyncSession, fund_id: uuid.UUID, *, deleted: bool = False) -> Fund:
+    """The live fund (a soft-deleted one when `deleted`), row-locked; NOT_FOUND otherwise."""
+    fund = await repository.get_for_update(session, fund_id, deleted=deleted)
+    if fund is None:
+        message = "No deleted fund with this ID." if deleted else "Fund not found."
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, message, "id")
+    return fund
+
+
+def record_deletion(session: AsyncSession, fund: Fund, *, restored: bool) -> None:
+    """The FUND_DELETED / FUND_RESTORED event: a change of the fund's `deletedAt`."""
+    outbox.record(
+        session,
+        EventType.FUND_RESTORED if restored else EventType.FUND_DELETED,
+        fund.id,
+        payload={"changedFields": ["deletedAt"], "version": fund.version},
+    )
+
+
 async def reserve_commitment(session: AsyncSession, fund: Fund, amount: Decimal) -> None:
     """Count `amount` against the fund's hard cap, or refuse with the reason."""
     total = await repository.reserve_commitment(session, fund.id, amount)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from graphql_api.db.filtering import Comparison
+from graphql_api.db.filtering import Comparison, Deleted
 
 
 class InvestmentSortField(StrEnum):
@@ -28,6 +28,7 @@ class InvestmentFilter:
     investment_date: Comparison[date] | None = None
     amount_usd: Comparison[Decimal] | None = None
     created_at: Comparison[datetime] | None = None
+    deleted: Deleted = Deleted.LIVE
 
 
 InvestmentOrder = tuple[tuple[InvestmentSortField, bool], ...]

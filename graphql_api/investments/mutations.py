@@ -9,16 +9,18 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.auth.principal import WRITERS
+from graphql_api.db.models import Investment as InvestmentModel
 from graphql_api.db.session import UnitOfWork
-from graphql_api.errors import DomainError
+from graphql_api.errors import DomainError, ErrorCode, NotFoundError
 from graphql_api.idempotency import service as idempotency
 from graphql_api.idempotency.service import KeyedRequest
 from graphql_api.investments import service as investment_service
 from graphql_api.investments.inputs import CreateInvestmentInput
 from graphql_api.investments.service import MAX_BATCH_SIZE, BatchOutcome, Created
-from graphql_api.investments.types import Investment
+from graphql_api.investments.types import TYPE_NAME, Investment
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, bad_user_input, user_errors
+from graphql_api.schema.ids import key_of
 from graphql_api.schema.loaders import Loaders
 from graphql_api.schema.mutations import INPUT, in_unit_of_work
 from graphql_api.schema.permissions import allow
@@ -153,6 +155,32 @@ def batch_payload(
     )
 
 
+@strawberry.input(description="The investment to soft-delete.")
+class DeleteInvestmentInput:
+    id: strawberry.ID = strawberry.field(description="The investment's global ID.")
+
+
+@strawberry.input(description="The investment to restore.")
+class RestoreInvestmentInput:
+    id: strawberry.ID = strawberry.field(description="The investment's global ID.")
+
+
+@strawberry.type(description="Result of `deleteInvestment`.")
+class DeleteInvestmentPayload:
+    investment: Investment | None = strawberry.field(
+        description="The investment as deleted; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.type(description="Result of `restoreInvestment`.")
+class RestoreInvestmentPayload:
+    investment: Investment | None = strawberry.field(
+        description="The investment as restored; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
 @strawberry.type
 class InvestmentMutations:
     @strawberry.mutation(
@@ -223,3 +251,55 @@ class InvestmentMutations:
 
         outcome, errors = await in_unit_of_work(info, create, input_path=())
         return batch_payload(outcome, errors, len(inputs), context.loaders)
+
+    @strawberry.mutation(
+        description=(
+            "Soft-delete a commitment: it vanishes from every query and its amount no longer "
+            "counts towards the fund's committed total. NOT_FOUND when there is no live investment"
+            " with this ID (also when it is already deleted)."
+        ),
+        extensions=[allow(*WRITERS)],
+    )
+    async def delete_investment(
+        self, info: Info[Context, None], input: Annotated[DeleteInvestmentInput, INPUT]
+    ) -> DeleteInvestmentPayload:
+        key = key_of(input.id, TYPE_NAME)
+
+        async def delete(uow: UnitOfWork) -> InvestmentModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investment not found.", "id")
+            return await investment_service.delete_investment(uow.session, key)
+
+        investment, errors = await in_unit_of_work(info, delete)
+        return DeleteInvestmentPayload(
+            investment=Investment.from_row(investment, info.context.loaders)
+            if investment
+            else None,
+            errors=errors,
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Restore a soft-deleted commitment. Its fund and investor must be live, and its amount"
+            " is reserved again as for a new commitment (FUND_CLOSED, HARD_CAP_EXCEEDED). "
+            "NOT_FOUND when there is no deleted investment with this ID (also when it is live)."
+        ),
+        extensions=[allow(*WRITERS)],
+    )
+    async def restore_investment(
+        self, info: Info[Context, None], input: Annotated[RestoreInvestmentInput, INPUT]
+    ) -> RestoreInvestmentPayload:
+        key = key_of(input.id, TYPE_NAME)
+
+        async def restore(uow: UnitOfWork) -> InvestmentModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investment not found.", "id")
+            return await investment_service.restore_investment(uow.session, key)
+
+        investment, errors = await in_unit_of_work(info, restore)
+        return RestoreInvestmentPayload(
+            investment=Investment.from_row(investment, info.context.loaders)
+            if investment
+            else None,
+            errors=errors,
+        )

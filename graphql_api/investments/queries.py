@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from graphql_api.auth.principal import READERS
 from graphql_api.investments import service as investment_service
+from graphql_api.investments.filters import InvestmentFilter
 from graphql_api.investments.inputs import InvestmentFilterInput, InvestmentOrder
 from graphql_api.investments.types import (
     EVERYTHING_RELATED,
@@ -19,6 +20,7 @@ from graphql_api.investments.types import (
 )
 from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
+from graphql_api.schema.deletion import DeletedArgument, admitted_deleted, with_deleted
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
 from graphql_api.schema.permissions import allow
@@ -69,10 +71,15 @@ class InvestmentQueries:
                 description="Sort terms, most significant first (default: creation order)."
             ),
         ] = None,
+        deleted: DeletedArgument = None,
     ) -> InvestmentConnection:
         ordering = investment_service.ordering(order_terms(order_by))
         window = page_window(ordering, first=first, after=after, last=last, before=before)
-        criteria = filter.to_filter() if filter else None
+        criteria = with_deleted(
+            filter.to_filter() if filter else None,
+            InvestmentFilter,
+            admitted_deleted(info, deleted),
+        )
         related = related_selected(info, None)
         db, viewer = info.context.db, info.context.viewer
         async with db.read_session() as session:

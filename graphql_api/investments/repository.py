@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.auth.principal import EVERYTHING, Viewer
-from graphql_api.db.filtering import all_conditions
+from graphql_api.db.filtering import all_conditions, deleted_conditions
 from graphql_api.db.keyset import (
     AnyRow,
     AnySelect,
@@ -104,24 +104,33 @@ def ordering(order: InvestmentOrder) -> Ordering:
     return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
 
 
-def readable(viewer: Viewer) -> list[ColumnElement[bool]]:
+def _own(viewer: Viewer) -> list[ColumnElement[bool]]:
     """Row-level visibility: a restricted viewer reads only its own commitments."""
     if not viewer.restricted:
         return []
     return [Investment.investor_id == viewer.investor_id] if viewer.investor_id else [false()]
 
 
+def readable(viewer: Viewer) -> list[ColumnElement[bool]]:
+    """What a viewer may read: its own commitments (when restricted), never deleted ones."""
+    return [*_own(viewer), *deleted_conditions(Investment.deleted_at)]
+
+
 def _conditions(criteria: InvestmentFilter | None, viewer: Viewer) -> list[ColumnElement[bool]]:
     if criteria is None:
         return readable(viewer)
-    return readable(viewer) + all_conditions(
-        [
-            (criteria.fund_id, Investment.fund_id),
-            (criteria.investor_id, Investment.investor_id),
-            (criteria.investment_date, Investment.investment_date),
-            (criteria.amount_usd, Investment.amount_usd),
-            (criteria.created_at, Investment.created_at),
-        ]
+    return (
+        _own(viewer)
+        + deleted_conditions(Investment.deleted_at, criteria.deleted)
+        + all_conditions(
+            [
+                (criteria.fund_id, Investment.fund_id),
+                (criteria.investor_id, Investment.investor_id),
+                (criteria.investment_date, Investment.investment_date),
+                (criteria.amount_usd, Investment.amount_usd),
+                (criteria.created_at, Investment.created_at),
+            ]
+        )
     )
 
 
@@ -360,7 +369,7 @@ async def lock_funds(
         return {}
     statement = (
         select(Fund.id, Fund.status, Fund.hard_cap_usd, Fund.committed_usd)
-        .where(Fund.id.in_(fund_ids))
+        .where(Fund.id.in_(fund_ids), Fund.deleted_at.is_(None))
         .order_by(Fund.id)
         .with_for_update(key_share=True)
     )
@@ -390,3 +399,44 @@ async def add_to_committed(
     if totals.keys() != amounts.keys():  # pragma: no cover (the funds are locked)
         raise RuntimeError("a locked fund was not updated")
     return totals
+
+
+async def get_for_update(
+    session: AsyncSession, investment_id: uuid.UUID, *, deleted: bool = False
+) -> Investment | None:
+    """The investment entity (a live one, or a deleted one when `deleted`), row-locked."""
+    statement = (
+        select(Investment)
+        .where(
+            Investment.id == investment_id,
+            Investment.deleted_at.is_not(None) if deleted else Investment.deleted_at.is_(None),
+        )
+        .with_for_update()
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def release_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: Decimal) -> Decimal:
+    """Subtract a deleted commitment from its fund's committed total; the new total.
+
+    One UPDATE, like `funds.repository.reserve_commitment`; the CHECK constraint
+    keeps the total from going negative.
+    """
+    statement = (
+        update(Fund)
+        .where(Fund.id == fund_id)
+        .values(committed_usd=Fund.committed_usd - amount)
+        .returning(Fund.committed_usd)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one()
+
+
+async def has_live(session: AsyncSession, parent: Parent, parent_id: uuid.UUID) -> bool:
+    """Whether a fund or an investor still has live (not deleted) commitments."""
+    statement = (
+        select(Investment.id)
+        .where(_PARENT_COLUMNS[parent] == parent_id, Investment.deleted_at.is_(None))
+        .limit(1)
+    )
+    return (await session.execute(statement)).first() is not None

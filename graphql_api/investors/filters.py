@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from graphql_api.db.filtering import Comparison, TextMatch
+from graphql_api.db.filtering import Comparison, Deleted, TextMatch
 from graphql_api.db.models import InvestorType
 
 
@@ -27,6 +27,7 @@ class InvestorFilter:
     email: TextMatch | None = None
     investor_type: Comparison[InvestorType] | None = None
     created_at: Comparison[datetime] | None = None
+    deleted: Deleted = Deleted.LIVE
 
 
 InvestorOrder = tuple[tuple[InvestorSortField, bool], ...]

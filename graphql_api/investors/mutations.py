@@ -11,6 +11,7 @@ from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Investor as InvestorModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError, ErrorCode, NotFoundError
+from graphql_api.investments import service as investment_service
 from graphql_api.investors import service as investor_service
 from graphql_api.investors.inputs import CreateInvestorInput, UpdateInvestorInput
 from graphql_api.investors.types import TYPE_NAME, Investor
@@ -35,6 +36,32 @@ class CreateInvestorPayload:
 class UpdateInvestorPayload:
     investor: Investor | None = strawberry.field(
         description="The investor as changed; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.input(description="The investor to soft-delete.")
+class DeleteInvestorInput:
+    id: strawberry.ID = strawberry.field(description="The investor's global ID.")
+
+
+@strawberry.input(description="The investor to restore.")
+class RestoreInvestorInput:
+    id: strawberry.ID = strawberry.field(description="The investor's global ID.")
+
+
+@strawberry.type(description="Result of `deleteInvestor`.")
+class DeleteInvestorPayload:
+    investor: Investor | None = strawberry.field(
+        description="The investor as deleted; null when `errors` is not empty."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.type(description="Result of `restoreInvestor`.")
+class RestoreInvestorPayload:
+    investor: Investor | None = strawberry.field(
+        description="The investor as restored; null when `errors` is not empty."
     )
     errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
@@ -80,6 +107,53 @@ class InvestorMutations:
 
         investor, errors = await in_unit_of_work(info, update)
         return UpdateInvestorPayload(
+            investor=Investor.from_row(investor, info.context.viewer) if investor else None,
+            errors=errors,
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Soft-delete an investor: it vanishes from every query. Refused with HAS_DEPENDENTS "
+            "while it has live investments (delete those first); NOT_FOUND when there is no live "
+            "investor with this ID (also when it is already deleted)."
+        ),
+        extensions=[allow(*WRITERS)],
+    )
+    async def delete_investor(
+        self, info: Info[Context, None], input: Annotated[DeleteInvestorInput, INPUT]
+    ) -> DeleteInvestorPayload:
+        key = key_of(input.id, TYPE_NAME)
+
+        async def delete(uow: UnitOfWork) -> InvestorModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+            return await investment_service.delete_investor(uow.session, key)
+
+        investor, errors = await in_unit_of_work(info, delete)
+        return DeleteInvestorPayload(
+            investor=Investor.from_row(investor, info.context.viewer) if investor else None,
+            errors=errors,
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Restore a soft-deleted investor (its deleted investments stay deleted). NOT_FOUND "
+            "when there is no deleted investor with this ID (also when it is live)."
+        ),
+        extensions=[allow(*WRITERS)],
+    )
+    async def restore_investor(
+        self, info: Info[Context, None], input: Annotated[RestoreInvestorInput, INPUT]
+    ) -> RestoreInvestorPayload:
+        key = key_of(input.id, TYPE_NAME)
+
+        async def restore(uow: UnitOfWork) -> InvestorModel:
+            if key is None:
+                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+            return await investment_service.restore_investor(uow.session, key)
+
+        investor, errors = await in_unit_of_work(info, restore)
+        return RestoreInvestorPayload(
             investor=Investor.from_row(investor, info.context.viewer) if investor else None,
             errors=errors,
         )

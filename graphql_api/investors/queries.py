@@ -9,10 +9,12 @@ from strawberry.types import Info
 
 from graphql_api.auth.principal import READERS
 from graphql_api.investors import service as investor_service
+from graphql_api.investors.filters import InvestorFilter
 from graphql_api.investors.inputs import InvestorFilterInput, InvestorOrder
 from graphql_api.investors.types import TYPE_NAME, Investor, InvestorConnection
 from graphql_api.schema.arguments import After, Before, First, Last
 from graphql_api.schema.context import Context
+from graphql_api.schema.deletion import DeletedArgument, admitted_deleted, with_deleted
 from graphql_api.schema.errors import ApiErrorCode, api_error
 from graphql_api.schema.ids import key_of
 from graphql_api.schema.pagination import build_connection, order_terms, page_window
@@ -60,10 +62,13 @@ class InvestorQueries:
                 description="Sort terms, most significant first (default: creation order)."
             ),
         ] = None,
+        deleted: DeletedArgument = None,
     ) -> InvestorConnection:
         ordering = investor_service.ordering(order_terms(order_by))
         window = page_window(ordering, first=first, after=after, last=last, before=before)
-        criteria = filter.to_filter() if filter else None
+        criteria = with_deleted(
+            filter.to_filter() if filter else None, InvestorFilter, admitted_deleted(info, deleted)
+        )
         db, viewer = info.context.db, info.context.viewer
         try:
             async with db.read_session() as session:

@@ -11,7 +11,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.auth.principal import EVERYTHING, Viewer
-from graphql_api.db.filtering import all_conditions
+from graphql_api.db.filtering import all_conditions, deleted_conditions
 from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
 from graphql_api.db.models import Investor
 from graphql_api.investors.filters import InvestorFilter, InvestorOrder, InvestorSortField
@@ -47,23 +47,32 @@ def ordering(order: InvestorOrder) -> Ordering:
     return Ordering.of([(_SORTABLES[field], desc) for field, desc in terms], _ID)
 
 
-def readable(viewer: Viewer) -> list[Any]:
+def _own(viewer: Viewer) -> list[Any]:
     """Row-level visibility: a restricted viewer reads only its own investor record."""
     if not viewer.restricted:
         return []
     return [Investor.id == viewer.investor_id] if viewer.investor_id else [false()]
 
 
+def readable(viewer: Viewer) -> list[Any]:
+    """What a viewer may read: its own record (when restricted), never a deleted one."""
+    return [*_own(viewer), *deleted_conditions(Investor.deleted_at)]
+
+
 def _conditions(criteria: InvestorFilter | None, viewer: Viewer) -> list[Any]:
     if criteria is None:
         return readable(viewer)
-    return readable(viewer) + all_conditions(
-        [
-            (criteria.name, Investor.name),
-            (criteria.email, Investor.email),
-            (criteria.investor_type, Investor.investor_type),
-            (criteria.created_at, Investor.created_at),
-        ]
+    return (
+        _own(viewer)
+        + deleted_conditions(Investor.deleted_at, criteria.deleted)
+        + all_conditions(
+            [
+                (criteria.name, Investor.name),
+                (criteria.email, Investor.email),
+                (criteria.investor_type, Investor.investor_type),
+                (criteria.created_at, Investor.created_at),
+            ]
+        )
     )
 
 
@@ -94,7 +103,9 @@ async def count(
 
 
 async def get(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
-    return await session.get(Investor, investor_id)
+    """The live investor entity; None when there is none or it was deleted."""
+    investor = await session.get(Investor, investor_id)
+    return investor if investor is not None and investor.deleted_at is None else None
 
 
 async def get_by_email(session: AsyncSession, email: str) -> Investor | None:
@@ -103,8 +114,12 @@ async def get_by_email(session: AsyncSession, email: str) -> Investor | None:
     ).scalar_one_or_none()
 
 
-async def get_for_update(session: AsyncSession, investor_id: uuid.UUID) -> Investor | None:
-    statement = select(Investor).where(Investor.id == investor_id).with_for_update()
+async def get_for_update(
+    session: AsyncSession, investor_id: uuid.UUID, *, deleted: bool = False
+) -> Investor | None:
+    """The live investor entity (a deleted one when `deleted`), row-locked."""
+    state = Investor.deleted_at.is_not(None) if deleted else Investor.deleted_at.is_(None)
+    statement = select(Investor).where(Investor.id == investor_id, state).with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -182,5 +182,16 @@ async def find_investor(session: AsyncSession, investor_id: uuid.UUID) -> Invest
     return await repository.get(session, investor_id)
 
 
+async def lock_investor(
+    session: AsyncSession, investor_id: uuid.UUID, *, deleted: bool = False
+) -> Investor:
+    """The live investor (a soft-deleted one when `deleted`), row-locked; NOT_FOUND otherwise."""
+    investor = await repository.get_for_update(session, investor_id, deleted=deleted)
+    if investor is None:
+        message = "No deleted investor with this ID." if deleted else "Investor not found."
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, message, "id")
+    return investor
+
+
 async def find_investor_by_email(session: AsyncSession, email: str) -> Investor | None:
     return await repository.get_by_email(session, email)

@@ -61,6 +61,9 @@ UserErrorCode = graphql_enum(
         ErrorCode.FUND_CLOSED: "The fund is CLOSED and accepts no new commitments.",
         ErrorCode.INVALID_STATUS_TRANSITION: "Fund status only moves forward.",
         ErrorCode.HARD_CAP_EXCEEDED: "The commitment would exceed the fund's hard cap.",
+        ErrorCode.HAS_DEPENDENTS: (
+            "The fund or investor still has live investments; delete those first."
+        ),
         ErrorCode.VERSION_CONFLICT: "The record changed since `expectedVersion`; reload and retry.",
         ErrorCode.INVALID_CREDENTIALS: "Email or password (or the current password) is wrong.",
         ErrorCode.INVALID_TOKEN: "A refresh, verification or reset token is not valid (any more).",

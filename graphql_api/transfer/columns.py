@@ -68,11 +68,17 @@ def _kind(sql_type: Any) -> Kind:
     raise TypeError(f"no file encoding for column type {sql_type!r}")
 
 
+NOT_TRANSFERRED = frozenset({"deleted_at"})
+"""Columns files do not carry: an export holds live rows only (soft-deleted ones stay out)."""
+
+
 def columns(table: str) -> tuple[Column, ...]:
     """The file columns of `table`, in the table's column order."""
     mapper = inspect(MODELS[table])
     found = []
     for column in mapper.local_table.columns:
+        if column.name in NOT_TRANSFERRED:
+            continue
         key = mapper.get_property_by_column(column).key
         enum_class = getattr(column.type, "enum_class", None)
         found.append(Column(key, _kind(column.type), bool(column.nullable), enum_class))

@@ -114,6 +114,7 @@ async def _export_table(
     table_columns: tuple[Column, ...] = columns(table)
     statement = (
         select(*(column.attribute(model) for column in table_columns))
+        .where(model.deleted_at.is_(None))  # type: ignore[attr-defined]  # live rows only
         .order_by(model.id)  # type: ignore[attr-defined]
         .execution_options(yield_per=PARTITION_ROWS)
     )

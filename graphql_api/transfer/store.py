@@ -76,7 +76,7 @@ async def fund_limits(
     """Per existing fund: its hard cap, and the sum of its investments in the database."""
     invested = (
         select(func.sum(Investment.amount_usd))
-        .where(Investment.fund_id == Fund.id)
+        .where(Investment.fund_id == Fund.id, Investment.deleted_at.is_(None))
         .correlate(Fund)
         .scalar_subquery()
     )

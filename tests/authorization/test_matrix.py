@@ -84,6 +84,12 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "updateInvestor": WRITE,
         "createInvestment": WRITE,
         "createInvestments": WRITE,
+        "deleteFund": WRITE,
+        "restoreFund": WRITE,
+        "deleteInvestor": WRITE,
+        "restoreInvestor": WRITE,
+        "deleteInvestment": WRITE,
+        "restoreInvestment": WRITE,
         "login": PUBLIC,
         "refreshToken": PUBLIC,
         "logout": PUBLIC,
@@ -164,6 +170,30 @@ DOCUMENTS: dict[str, str] = {
     "Mutation.createInvestments": """
         mutation CreateInvestments($inputs: [CreateInvestmentInput!]!) {
           createInvestments(inputs: $inputs) { investments { id } errors { code } }
+        }""",
+    "Mutation.deleteFund": """
+        mutation DeleteFund($input: DeleteFundInput!) {
+          deleteFund(input: $input) { fund { id } errors { code } }
+        }""",
+    "Mutation.restoreFund": """
+        mutation RestoreFund($input: RestoreFundInput!) {
+          restoreFund(input: $input) { fund { id } errors { code } }
+        }""",
+    "Mutation.deleteInvestor": """
+        mutation DeleteInvestor($input: DeleteInvestorInput!) {
+          deleteInvestor(input: $input) { investor { id } errors { code } }
+        }""",
+    "Mutation.restoreInvestor": """
+        mutation RestoreInvestor($input: RestoreInvestorInput!) {
+          restoreInvestor(input: $input) { investor { id } errors { code } }
+        }""",
+    "Mutation.deleteInvestment": """
+        mutation DeleteInvestment($input: DeleteInvestmentInput!) {
+          deleteInvestment(input: $input) { investment { id } errors { code } }
+        }""",
+    "Mutation.restoreInvestment": """
+        mutation RestoreInvestment($input: RestoreInvestmentInput!) {
+          restoreInvestment(input: $input) { investment { id } errors { code } }
         }""",
     "Mutation.login": """
         mutation Login($email: String!, $password: String!) {
@@ -264,6 +294,12 @@ VARIABLES: dict[str, Variables] = {
             for investor in (w.investor_a, w.investor_b)
         ]
     },
+    "Mutation.deleteFund": lambda w: {"input": {"id": gid(w.fund)}},
+    "Mutation.restoreFund": lambda w: {"input": {"id": gid(w.fund)}},
+    "Mutation.deleteInvestor": lambda w: {"input": {"id": gid(w.investor_a)}},
+    "Mutation.restoreInvestor": lambda w: {"input": {"id": gid(w.investor_a)}},
+    "Mutation.deleteInvestment": lambda w: {"input": {"id": gid(w.investment_a)}},
+    "Mutation.restoreInvestment": lambda w: {"input": {"id": gid(w.investment_a)}},
     "Mutation.login": lambda w: {"email": w.login_email, "password": PASSWORD},
     "Mutation.refreshToken": lambda _: {"token": "not-a-refresh-token"},
     "Mutation.logout": lambda _: {"input": {"refreshToken": "not-a-refresh-token"}},

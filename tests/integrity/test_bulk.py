@@ -210,6 +210,7 @@ class TestAValidBatch:
             "amount_usd",
             "investment_date",
             "created_at",
+            "deleted_at",
         }
 
     async def test_an_empty_batch_commits_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -9,7 +10,7 @@ from sqlalchemy import CheckConstraint, Enum, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.db.base import Base, Timestamps, UUIDPrimaryKey
-from graphql_api.db.types import Money
+from graphql_api.db.types import Money, UTCDateTime
 
 MAX_MONEY_CENTS = 10**17  # 10^15 USD, the largest fund size SPEC §2 allows
 MIN_VINTAGE_YEAR = 1900
@@ -49,6 +50,8 @@ class Fund(UUIDPrimaryKey, Timestamps, Base):
         default=FundStatus.FUNDRAISING,
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """When the fund was soft-deleted; NULL while it is live."""
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's documented form)
 

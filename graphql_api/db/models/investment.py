@@ -26,6 +26,8 @@ class Investment(UUIDPrimaryKey, Base):
     amount_usd: Mapped[Decimal] = mapped_column("amount_cents", Money())
     investment_date: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """When the commitment was soft-deleted; NULL while it is live."""
 
     __table_args__ = (
         CheckConstraint(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Enum, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.db.base import Base, Timestamps, UUIDPrimaryKey
+from graphql_api.db.types import UTCDateTime
 
 MAX_EMAIL_LENGTH = 320  # RFC 5321: 64-character local part, @, 255-character domain
 
@@ -37,6 +39,8 @@ class Investor(UUIDPrimaryKey, Timestamps, Base):
     )
     email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """When the investor was soft-deleted; NULL while it is live."""
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's documented form)
 
