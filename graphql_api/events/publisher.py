@@ -51,6 +51,7 @@ class Publisher:
         self._not_flushing.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._relay: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def kick(self) -> None:
         """Flush soon, without making the caller (a committing mutation) wait."""
@@ -117,13 +118,14 @@ class Publisher:
 
     async def _run_relay(self) -> None:
         elapsed_since_purge = self._purge_every  # purge once at start
-        while True:
+        while not self._stopping.is_set():
             await self.flush()
             await self._measure_backlog()
             if elapsed_since_purge >= self._purge_every:
                 elapsed_since_purge = 0.0
                 await self.purge()
-            await asyncio.sleep(self._relay_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._relay_seconds)
             elapsed_since_purge += self._relay_seconds
 
     async def _measure_backlog(self) -> None:
@@ -145,10 +147,19 @@ class Publisher:
             logger.info("purged %d delivered events older than %s", removed, self._retention)
         return removed
 
-    async def stop(self) -> None:
+    async def stop(self, within: float = 10.0) -> None:
+        """Let the relay and kicked flushes finish what they are doing, then stop.
+
+        Cancelling one in the middle of a transaction could leave its connection
+        checked out with the transaction open (on SQLite: the write lock held
+        until the connection is garbage-collected); they get `within` seconds.
+        """
+        self._stopping.set()
         tasks = [task for task in (self._relay, *self._tasks) if task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=within)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
