@@ -10,6 +10,8 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from graphql_api.observability.logging import UNREDACTED
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,7 +42,7 @@ class LogMailer:
         if self._include_body:
             # Unredacted: the link in the body is what the developer needs.
             logger.info(
-                "mail to %s: %s\n%s", mail.to, mail.subject, mail.body, extra={"unredacted": True}
+                "mail to %s: %s\n%s", mail.to, mail.subject, mail.body, extra={UNREDACTED: True}
             )
         else:
             logger.warning("mail %r not sent: set SMTP_URL to deliver mail", mail.subject)

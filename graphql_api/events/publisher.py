@@ -52,6 +52,7 @@ class Publisher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._relay: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._caught_up = False  # the last flush left nothing unpublished
 
     def kick(self) -> None:
         """Flush soon, without making the caller (a committing mutation) wait."""
@@ -78,6 +79,7 @@ class Publisher:
             return
         self._flushing = True
         self._not_flushing.clear()
+        self._caught_up = False
         try:
             while True:
                 self._again = False
@@ -95,6 +97,7 @@ class Publisher:
                         lag = (published_at - record.occurred_at).total_seconds()
                         metrics.PUBLISH_LAG.observe(max(lag, 0.0))
                 if not self._again and len(records) < SEQUENCE_BATCH:
+                    self._caught_up = True
                     break
         except Exception:  # the relay will try again; never fail the caller
             logger.exception("outbox flush failed")
@@ -129,6 +132,12 @@ class Publisher:
             elapsed_since_purge += self._relay_seconds
 
     async def _measure_backlog(self) -> None:
+        """After a flush that published everything it found, the backlog is zero by
+        construction; only after a failed one is the outbox counted (no query per
+        relay round while all is well)."""
+        if self._caught_up:
+            metrics.OUTBOX_BACKLOG.set(0)
+            return
         try:
             async with self._db.read_session() as session:
                 metrics.OUTBOX_BACKLOG.set(await outbox.unpublished_count(session))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -10,15 +11,14 @@ from strawberry.types import Info
 from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Fund as FundModel
 from graphql_api.db.session import UnitOfWork
-from graphql_api.errors import DomainError, ErrorCode, NotFoundError
+from graphql_api.errors import DomainError
 from graphql_api.funds import service as fund_service
 from graphql_api.funds.inputs import CreateFundInput, UpdateFundInput
 from graphql_api.funds.types import TYPE_NAME, Fund
 from graphql_api.investments import service as investment_service
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
-from graphql_api.schema.ids import key_of
-from graphql_api.schema.mutations import INPUT, in_unit_of_work
+from graphql_api.schema.mutations import INPUT, in_unit_of_work, on_record
 from graphql_api.schema.permissions import allow
 
 
@@ -94,11 +94,8 @@ class FundMutations:
             changes = input.to_changes()
         except DomainError as error:
             return UpdateFundPayload(fund=None, errors=user_errors(error))
-        key = key_of(input.id, TYPE_NAME)
 
-        async def update(uow: UnitOfWork) -> FundModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "id")
+        async def update(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
             return await fund_service.update_fund(
                 uow.session,
                 key,
@@ -107,7 +104,7 @@ class FundMutations:
                 today=context.today(),
             )
 
-        fund, errors = await in_unit_of_work(info, update)
+        fund, errors = await on_record(info, input.id, TYPE_NAME, update)
         return UpdateFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
 
     @strawberry.mutation(
@@ -121,14 +118,10 @@ class FundMutations:
     async def delete_fund(
         self, info: Info[Context, None], input: Annotated[DeleteFundInput, INPUT]
     ) -> DeleteFundPayload:
-        key = key_of(input.id, TYPE_NAME)
-
-        async def delete(uow: UnitOfWork) -> FundModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "id")
+        async def delete(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
             return await investment_service.delete_fund(uow.session, key)
 
-        fund, errors = await in_unit_of_work(info, delete)
+        fund, errors = await on_record(info, input.id, TYPE_NAME, delete)
         return DeleteFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
 
     @strawberry.mutation(
@@ -141,12 +134,8 @@ class FundMutations:
     async def restore_fund(
         self, info: Info[Context, None], input: Annotated[RestoreFundInput, INPUT]
     ) -> RestoreFundPayload:
-        key = key_of(input.id, TYPE_NAME)
-
-        async def restore(uow: UnitOfWork) -> FundModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "id")
+        async def restore(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
             return await investment_service.restore_fund(uow.session, key)
 
-        fund, errors = await in_unit_of_work(info, restore)
+        fund, errors = await on_record(info, input.id, TYPE_NAME, restore)
         return RestoreFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)

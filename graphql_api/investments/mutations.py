@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from strawberry.types import Info
 from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Investment as InvestmentModel
 from graphql_api.db.session import UnitOfWork
-from graphql_api.errors import DomainError, ErrorCode, NotFoundError
+from graphql_api.errors import DomainError
 from graphql_api.idempotency import service as idempotency
 from graphql_api.idempotency.service import KeyedRequest
 from graphql_api.investments import service as investment_service
@@ -20,9 +21,8 @@ from graphql_api.investments.service import MAX_BATCH_SIZE, BatchOutcome, Create
 from graphql_api.investments.types import TYPE_NAME, Investment
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, bad_user_input, user_errors
-from graphql_api.schema.ids import key_of
 from graphql_api.schema.loaders import Loaders
-from graphql_api.schema.mutations import INPUT, in_unit_of_work
+from graphql_api.schema.mutations import INPUT, in_unit_of_work, on_record
 from graphql_api.schema.permissions import allow
 
 IDEMPOTENCY_KEY = strawberry.argument(
@@ -263,14 +263,10 @@ class InvestmentMutations:
     async def delete_investment(
         self, info: Info[Context, None], input: Annotated[DeleteInvestmentInput, INPUT]
     ) -> DeleteInvestmentPayload:
-        key = key_of(input.id, TYPE_NAME)
-
-        async def delete(uow: UnitOfWork) -> InvestmentModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investment not found.", "id")
+        async def delete(uow: UnitOfWork, key: uuid.UUID) -> InvestmentModel:
             return await investment_service.delete_investment(uow.session, key)
 
-        investment, errors = await in_unit_of_work(info, delete)
+        investment, errors = await on_record(info, input.id, TYPE_NAME, delete)
         return DeleteInvestmentPayload(
             investment=Investment.from_row(investment, info.context.loaders)
             if investment
@@ -289,14 +285,10 @@ class InvestmentMutations:
     async def restore_investment(
         self, info: Info[Context, None], input: Annotated[RestoreInvestmentInput, INPUT]
     ) -> RestoreInvestmentPayload:
-        key = key_of(input.id, TYPE_NAME)
-
-        async def restore(uow: UnitOfWork) -> InvestmentModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investment not found.", "id")
+        async def restore(uow: UnitOfWork, key: uuid.UUID) -> InvestmentModel:
             return await investment_service.restore_investment(uow.session, key)
 
-        investment, errors = await in_unit_of_work(info, restore)
+        investment, errors = await on_record(info, input.id, TYPE_NAME, restore)
         return RestoreInvestmentPayload(
             investment=Investment.from_row(investment, info.context.loaders)
             if investment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -10,15 +11,14 @@ from strawberry.types import Info
 from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Investor as InvestorModel
 from graphql_api.db.session import UnitOfWork
-from graphql_api.errors import DomainError, ErrorCode, NotFoundError
+from graphql_api.errors import DomainError
 from graphql_api.investments import service as investment_service
 from graphql_api.investors import service as investor_service
 from graphql_api.investors.inputs import CreateInvestorInput, UpdateInvestorInput
 from graphql_api.investors.types import TYPE_NAME, Investor
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
-from graphql_api.schema.ids import key_of
-from graphql_api.schema.mutations import INPUT, in_unit_of_work
+from graphql_api.schema.mutations import INPUT, in_unit_of_work, on_record
 from graphql_api.schema.permissions import allow
 
 
@@ -96,16 +96,13 @@ class InvestorMutations:
             changes = input.to_changes()
         except DomainError as error:
             return UpdateInvestorPayload(investor=None, errors=user_errors(error))
-        key = key_of(input.id, TYPE_NAME)
 
-        async def update(uow: UnitOfWork) -> InvestorModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+        async def update(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
             return await investor_service.update_investor(
                 uow.session, key, changes, expected_version=input.expected_version
             )
 
-        investor, errors = await in_unit_of_work(info, update)
+        investor, errors = await on_record(info, input.id, TYPE_NAME, update)
         return UpdateInvestorPayload(
             investor=Investor.from_row(investor, info.context.viewer) if investor else None,
             errors=errors,
@@ -122,14 +119,10 @@ class InvestorMutations:
     async def delete_investor(
         self, info: Info[Context, None], input: Annotated[DeleteInvestorInput, INPUT]
     ) -> DeleteInvestorPayload:
-        key = key_of(input.id, TYPE_NAME)
-
-        async def delete(uow: UnitOfWork) -> InvestorModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+        async def delete(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
             return await investment_service.delete_investor(uow.session, key)
 
-        investor, errors = await in_unit_of_work(info, delete)
+        investor, errors = await on_record(info, input.id, TYPE_NAME, delete)
         return DeleteInvestorPayload(
             investor=Investor.from_row(investor, info.context.viewer) if investor else None,
             errors=errors,
@@ -145,14 +138,10 @@ class InvestorMutations:
     async def restore_investor(
         self, info: Info[Context, None], input: Annotated[RestoreInvestorInput, INPUT]
     ) -> RestoreInvestorPayload:
-        key = key_of(input.id, TYPE_NAME)
-
-        async def restore(uow: UnitOfWork) -> InvestorModel:
-            if key is None:
-                raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", "id")
+        async def restore(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
             return await investment_service.restore_investor(uow.session, key)
 
-        investor, errors = await in_unit_of_work(info, restore)
+        investor, errors = await on_record(info, input.id, TYPE_NAME, restore)
         return RestoreInvestorPayload(
             investor=Investor.from_row(investor, info.context.viewer) if investor else None,
             errors=errors,

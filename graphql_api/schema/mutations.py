@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -10,9 +11,10 @@ from strawberry.types import Info
 
 from graphql_api.audit.recorder import AUDIT_CONTEXT, AuditContext
 from graphql_api.db.session import UnitOfWork
-from graphql_api.errors import DomainError
+from graphql_api.errors import DomainError, ErrorCode, NotFoundError
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
+from graphql_api.schema.ids import key_of
 
 T = TypeVar("T")
 
@@ -51,3 +53,21 @@ async def in_unit_of_work(
     except DomainError as error:
         return None, user_errors(error, input_path)
     return result, []
+
+
+async def on_record(
+    info: Info[Context, None],
+    global_id: str,
+    type_name: str,
+    action: Callable[[UnitOfWork, uuid.UUID], Awaitable[T]],
+) -> tuple[T | None, list[UserError]]:
+    """`in_unit_of_work` for a mutation on the record a global ID names: an ID that
+    names no `type_name` (malformed, or of another type) is NOT_FOUND on `id`."""
+    key = key_of(global_id, type_name)
+
+    async def run(uow: UnitOfWork) -> T:
+        if key is None:
+            raise NotFoundError.single(ErrorCode.NOT_FOUND, f"{type_name} not found.", "id")
+        return await action(uow, key)
+
+    return await in_unit_of_work(info, run)

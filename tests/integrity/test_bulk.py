@@ -15,17 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from graphql_api.db.models import AuditEntry, Fund, FundStatus, Investment, Investor, OutboxEvent
+from graphql_api.db.models import AuditEntry, Fund, FundStatus, Investor, OutboxEvent
 from graphql_api.db.session import Database
 from graphql_api.events.records import EventType
-from graphql_api.funds import service as fund_service
 from graphql_api.investments.service import MAX_BATCH_SIZE
 from graphql_api.schema.ids import key_of, to_global_id
 from tests.conftest import StatementCounter
 from tests.factories import create_fund, create_investor, gid
 from tests.graphql import error_codes, execute
+from tests.integrity.support import committed, committed_total, count
 
 REQUEST_TIMEOUT_SECONDS = 120
 # 1,000 commitments over 3 funds: one statement authenticates the caller, then
@@ -88,25 +88,6 @@ async def bulk(
     assert "errors" not in body, body
     payload: dict[str, Any] = body["data"]["createInvestments"]
     return payload
-
-
-async def count(db: Database, model: Any, *conditions: Any) -> int:
-    async with db.read_session() as session:
-        statement = select(func.count()).select_from(model).where(*conditions)
-        return int((await session.execute(statement)).scalar_one())
-
-
-async def committed(db: Database) -> tuple[int, int]:
-    """(investments, INVESTMENT_CREATED events) in the database."""
-    created = OutboxEvent.event_type == EventType.INVESTMENT_CREATED.value
-    return await count(db, Investment), await count(db, OutboxEvent, created)
-
-
-async def committed_total(db: Database, fund: Fund) -> Decimal:
-    async with db.read_session() as session:
-        stored = await fund_service.find_fund(session, fund.id)
-    assert stored is not None
-    return stored.committed_usd
 
 
 def problems(payload: dict[str, Any]) -> list[tuple[str, list[str]]]:

@@ -19,25 +19,23 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from graphql_api.auth.principal import Role
 from graphql_api.db.models import (
     AuditEntry,
     Fund,
     IdempotencyKey,
-    Investment,
     Investor,
-    OutboxEvent,
 )
 from graphql_api.db.session import Database
 from graphql_api.db.types import utcnow
-from graphql_api.events.records import EventType
 from graphql_api.funds import service as fund_service
 from graphql_api.idempotency import service as idempotency
 from tests.conftest import api_key_for
 from tests.factories import create_fund, create_investor, gid
 from tests.graphql import error_codes, execute
+from tests.integrity.support import committed, committed_total, count
 
 REQUEST_TIMEOUT_SECONDS = 60
 PARALLEL_DUPLICATES = 10
@@ -109,25 +107,6 @@ async def post_escaped(
     assert response.status_code == status, response.text
     answer: dict[str, Any] = response.json()
     return answer
-
-
-async def count(db: Database, model: Any, *conditions: Any) -> int:
-    async with db.read_session() as session:
-        statement = select(func.count()).select_from(model).where(*conditions)
-        return int((await session.execute(statement)).scalar_one())
-
-
-async def committed(db: Database) -> tuple[int, int]:
-    """(investments, INVESTMENT_CREATED events) in the database."""
-    created = OutboxEvent.event_type == EventType.INVESTMENT_CREATED.value
-    return await count(db, Investment), await count(db, OutboxEvent, created)
-
-
-async def committed_total(db: Database, fund: Fund) -> Decimal:
-    async with db.read_session() as session:
-        stored = await fund_service.find_fund(session, fund.id)
-    assert stored is not None
-    return stored.committed_usd
 
 
 async def backdate_keys(db: Database, age: timedelta, *keys: str) -> None:
