@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_api.db.base import Base
 from graphql_api.db.models import Fund, Investment, Investor
+from graphql_api.db.session import SQLITE_WRITE_OPTION
 from graphql_api.money import from_cents
 from graphql_api.seeding.generator import DataSet
 
@@ -111,7 +112,9 @@ async def write(engine: AsyncEngine, data: DataSet, *, progress: Progress | None
     )
     report = progress or (lambda _phase, _rows, _seconds: None)
     postgresql = engine.dialect.name == "postgresql"
-    async with engine.begin() as connection:
+    # On SQLite, take the write lock up front (BEGIN IMMEDIATE): a deferred
+    # transaction that reads first fails at its first write if anyone wrote since.
+    async with engine.execution_options(**{SQLITE_WRITE_OPTION: True}).begin() as connection:
         if postgresql:
             # The engine's statement timeout is for API requests; a large COPY outlasts it.
             await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
