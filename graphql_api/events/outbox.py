@@ -2,7 +2,8 @@
 
 Callers of `record` must hold the fund's row lock (every use case that changes
 a fund or its commitments takes it), so one fund's events are committed, and
-therefore sequenced, in the order they happened.
+therefore sequenced, in the order they happened. An investor's own events
+(no fund) are written under the investor's row lock instead.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ SEQUENCER_LOCK_KEY = 0x6F7574626F78  # "outbox": one sequencer at a time across 
 def record(
     session: AsyncSession,
     event_type: EventType,
-    fund_id: uuid.UUID,
+    fund_id: uuid.UUID | None,
     *,
     investment_id: uuid.UUID | None = None,
     investor_id: uuid.UUID | None = None,

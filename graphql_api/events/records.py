@@ -22,6 +22,8 @@ class EventType(StrEnum):
     FUND_DELETED = "FUND_DELETED"
     FUND_RESTORED = "FUND_RESTORED"
     INVESTMENT_RESTORED = "INVESTMENT_RESTORED"
+    INVESTOR_DELETED = "INVESTOR_DELETED"
+    INVESTOR_RESTORED = "INVESTOR_RESTORED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ class EventRecord:
     position: int
     event_id: uuid.UUID
     event_type: EventType
-    fund_id: uuid.UUID
+    fund_id: uuid.UUID | None  # None: an event about an investor alone
     investment_id: uuid.UUID | None
     investor_id: uuid.UUID | None
     payload: dict[str, Any] = field(hash=False, compare=False)
@@ -43,7 +45,7 @@ class EventRecord:
             "position": self.position,
             "event_id": str(self.event_id),
             "event_type": self.event_type.value,
-            "fund_id": str(self.fund_id),
+            "fund_id": str(self.fund_id) if self.fund_id else None,
             "investment_id": str(self.investment_id) if self.investment_id else None,
             "investor_id": str(self.investor_id) if self.investor_id else None,
             "payload": self.payload,
@@ -56,7 +58,7 @@ class EventRecord:
             position=int(data["position"]),
             event_id=uuid.UUID(data["event_id"]),
             event_type=EventType(data["event_type"]),
-            fund_id=uuid.UUID(data["fund_id"]),
+            fund_id=uuid.UUID(data["fund_id"]) if data["fund_id"] else None,
             investment_id=uuid.UUID(data["investment_id"]) if data["investment_id"] else None,
             investor_id=uuid.UUID(data["investor_id"]) if data["investor_id"] else None,
             payload=dict(data["payload"]),

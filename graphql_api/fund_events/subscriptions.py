@@ -23,6 +23,7 @@ from graphql_api.schema.context import Context
 from graphql_api.schema.errors import ApiErrorCode, api_error, bad_user_input
 from graphql_api.schema.extensions import finalize_error
 from graphql_api.schema.ids import key_of
+from graphql_api.schema.loaders import Loaders
 from graphql_api.schema.permissions import allow
 
 
@@ -59,6 +60,21 @@ async def _ensure_still_authenticated(info: Info[Context, None]) -> None:
     raise api_error(ApiErrorCode.UNAUTHENTICATED, "Credentials revoked; reconnect.")
 
 
+async def _fund_is_live(loaders: Loaders, record: EventRecord, fund_key: uuid.UUID | None) -> bool:
+    """Whether the event's fund is live now; a deleted fund's events vanish from the stream.
+
+    Following every fund, they are skipped. Following the deleted fund itself, the
+    subscription ends with NOT_FOUND, as subscribing to it now would. The fund is
+    loaded through the event's loaders, so its `fund` field costs no second query.
+    """
+    assert record.fund_id is not None
+    if await loaders.fund_by_id.load(record.fund_id) is not None:
+        return True
+    if fund_key is None:
+        return False
+    raise api_error(ApiErrorCode.NOT_FOUND, "The fund was deleted.", argument="fundId")
+
+
 async def _stream(
     info: Info[Context, None],
     fund_key: uuid.UUID | None,
@@ -69,17 +85,23 @@ async def _stream(
     viewer = info.context.viewer
 
     def accepts(record: EventRecord) -> bool:
+        if record.fund_id is None:  # an investor's own event: not a fund event
+            return False
+        if fund_key is not None and record.fund_id != fund_key:
+            return False
+        if record.event_type is EventType.FUND_DELETED and fund_key is not None:
+            return True  # whoever follows the fund learns that the stream ends
         # A restricted viewer (an INVESTOR) hears only about its own commitments.
         visible = not viewer.restricted or (
             viewer.investor_id is not None and record.investor_id == viewer.investor_id
         )
-        return (
-            visible
-            and (fund_key is None or record.fund_id == fund_key)
-            and (types is None or record.event_type in types)
-        )
+        return visible and (types is None or record.event_type in types)
 
     await _ensure_still_authenticated(info)
+    # Events up to here can only come from the replay: they get loaders of their
+    # own, since the shared ones may hold what a live delivery saw long ago (a
+    # fund since deleted, totals since changed).
+    replayed_upto = runtime.events.hub.last_position if after is not None else 0
     metrics.SUBSCRIPTIONS.inc()
     try:
         async for record in feed.events(
@@ -94,7 +116,15 @@ async def _stream(
             # loaders of this event: totals are as of the event, not cached from
             # the connection's first one (and the connection's cache cannot grow).
             await _ensure_still_authenticated(info)
-            loaders = runtime.event_loaders.for_event(record.position, viewer)
+            loaders = (
+                Loaders(runtime.db, viewer)
+                if record.position <= replayed_upto
+                else runtime.event_loaders.for_event(record.position, viewer)
+            )
+            if not await _fund_is_live(loaders, record, fund_key):
+                continue
+            if types is not None and record.event_type not in types:
+                continue  # a FUND_DELETED let through, but the fund was restored since
             info.context.loaders = loaders
             yield to_event(record, loaders)
     except SubscriberClosedError as closed:

@@ -29,9 +29,12 @@ class FundEvent:
 
     @strawberry.field(description="The fund, as it is now.")
     async def fund(self) -> Fund:
+        # The stream delivers only events of funds that are live now (see
+        # fund_events.subscriptions), loaded through these same loaders.
+        assert self.record.fund_id is not None
         row = await self.loaders.fund_by_id.load(self.record.fund_id)
-        if row is None:  # pragma: no cover (funds are never removed)
-            raise LookupError(f"event {self.record.event_id} refers to a missing fund")
+        if row is None:  # pragma: no cover (the stream skipped it)
+            raise LookupError(f"event {self.record.event_id} refers to a deleted fund")
         return Fund.from_row(row)
 
 

@@ -15,7 +15,7 @@ from graphql_api.errors import DomainError
 from graphql_api.funds import service as fund_service
 from graphql_api.funds.inputs import CreateFundInput, UpdateFundInput
 from graphql_api.funds.types import TYPE_NAME, Fund
-from graphql_api.investments import service as investment_service
+from graphql_api.investments import deletion
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, user_errors
 from graphql_api.schema.mutations import INPUT, in_unit_of_work, on_record
@@ -119,7 +119,7 @@ class FundMutations:
         self, info: Info[Context, None], input: Annotated[DeleteFundInput, INPUT]
     ) -> DeleteFundPayload:
         async def delete(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
-            return await investment_service.delete_fund(uow.session, key)
+            return await deletion.delete_fund(uow.session, key)
 
         fund, errors = await on_record(info, input.id, TYPE_NAME, delete)
         return DeleteFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
@@ -135,7 +135,7 @@ class FundMutations:
         self, info: Info[Context, None], input: Annotated[RestoreFundInput, INPUT]
     ) -> RestoreFundPayload:
         async def restore(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
-            return await investment_service.restore_fund(uow.session, key)
+            return await deletion.restore_fund(uow.session, key)
 
         fund, errors = await on_record(info, input.id, TYPE_NAME, restore)
         return RestoreFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)

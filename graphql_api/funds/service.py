@@ -300,6 +300,8 @@ async def reserve_commitment(session: AsyncSession, fund: Fund, amount: Decimal)
         )
         return
     await session.refresh(fund)  # the fund changed under us: report why it refused
+    if fund.deleted_at is not None:  # deleted while we were waiting for its row
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "fund_id")
     if fund.status is FundStatus.CLOSED:
         raise FundClosedError.single(ErrorCode.FUND_CLOSED, "Fund is closed.", "fund_id")
     if fund.hard_cap_usd is None:

@@ -15,9 +15,11 @@ from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError
 from graphql_api.idempotency import service as idempotency
 from graphql_api.idempotency.service import KeyedRequest
+from graphql_api.investments import batch, deletion
 from graphql_api.investments import service as investment_service
+from graphql_api.investments.batch import MAX_BATCH_SIZE, BatchOutcome
 from graphql_api.investments.inputs import CreateInvestmentInput
-from graphql_api.investments.service import MAX_BATCH_SIZE, BatchOutcome, Created
+from graphql_api.investments.service import Created
 from graphql_api.investments.types import TYPE_NAME, Investment
 from graphql_api.schema.context import Context
 from graphql_api.schema.errors import UserError, bad_user_input, user_errors
@@ -241,12 +243,12 @@ class InvestmentMutations:
         all_or_nothing = atomic is not False  # null means the default
         canonical = {"atomic": all_or_nothing, "inputs": [item.canonical() for item in inputs]}
         keyed = keyed_request(info, "createInvestments", idempotency_key, canonical)
-        batch = [item.to_new_investment() for item in inputs]
+        items = [item.to_new_investment() for item in inputs]
         context = info.context
 
         async def create(uow: UnitOfWork) -> BatchOutcome:
-            return await investment_service.create_investments(
-                uow.session, batch, atomic=all_or_nothing, today=context.today(), keyed=keyed
+            return await batch.create_investments(
+                uow.session, items, atomic=all_or_nothing, today=context.today(), keyed=keyed
             )
 
         outcome, errors = await in_unit_of_work(info, create, input_path=())
@@ -264,7 +266,7 @@ class InvestmentMutations:
         self, info: Info[Context, None], input: Annotated[DeleteInvestmentInput, INPUT]
     ) -> DeleteInvestmentPayload:
         async def delete(uow: UnitOfWork, key: uuid.UUID) -> InvestmentModel:
-            return await investment_service.delete_investment(uow.session, key)
+            return await deletion.delete_investment(uow.session, key)
 
         investment, errors = await on_record(info, input.id, TYPE_NAME, delete)
         return DeleteInvestmentPayload(
@@ -286,7 +288,7 @@ class InvestmentMutations:
         self, info: Info[Context, None], input: Annotated[RestoreInvestmentInput, INPUT]
     ) -> RestoreInvestmentPayload:
         async def restore(uow: UnitOfWork, key: uuid.UUID) -> InvestmentModel:
-            return await investment_service.restore_investment(uow.session, key)
+            return await deletion.restore_investment(uow.session, key)
 
         investment, errors = await on_record(info, input.id, TYPE_NAME, restore)
         return RestoreInvestmentPayload(

@@ -8,8 +8,7 @@ valid → the hard cap is not exceeded → persist.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,17 +16,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.audit.recorder import note, note_many
 from graphql_api.auth.principal import EVERYTHING, Viewer
-from graphql_api.db.ids import new_id
-from graphql_api.db.keyset import AnyRow, Ordering, Page, Window
-from graphql_api.db.models import Fund, FundStatus, Investment, Investor, InvestorType
+from graphql_api.db.keyset import Ordering, Page, Window
+from graphql_api.db.models import FundStatus, Investment, InvestorType
 from graphql_api.db.types import utcnow
 from graphql_api.errors import (
-    DomainError,
     ErrorCode,
     FundClosedError,
-    HasDependentsError,
     InvalidInputError,
     NotFoundError,
     Violation,
@@ -41,10 +36,7 @@ from graphql_api.investments import repository
 from graphql_api.investments.filters import InvestmentFilter, InvestmentOrder, Related
 from graphql_api.investments.repository import InvestmentRow, Parent
 from graphql_api.investors import service as investor_service
-from graphql_api.money import MAX_FUND_SIZE_USD
 from graphql_api.validation import check_money
-
-MAX_BATCH_SIZE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +116,7 @@ async def create_investment(
     if problems := check_amount_and_date(new, today):
         raise InvalidInputError(problems)
     await fund_service.reserve_commitment(session, fund, new.amount_usd)
+    await hold_investor(session, investor.id, "investor_id")
     investment = Investment(
         fund_id=fund.id,
         investor_id=investor.id,
@@ -138,6 +131,17 @@ async def create_investment(
     return investment
 
 
+async def hold_investor(session: AsyncSession, investor_id: uuid.UUID, field: str) -> None:
+    """Keep the investor live until commit, or NOT_FOUND if it was deleted meanwhile.
+
+    Taken after the fund's row lock (reserve_commitment), the order the bulk path
+    uses too, so lockers of a fund and an investor never wait on each other in a
+    cycle.
+    """
+    if not await investor_service.hold_live_investors(session, [investor_id]):
+        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investor not found.", field)
+
+
 def _record_created(session: AsyncSession, investment: Investment) -> None:
     outbox.record(
         session,
@@ -145,11 +149,11 @@ def _record_created(session: AsyncSession, investment: Investment) -> None:
         investment.fund_id,
         investment_id=investment.id,
         investor_id=investment.investor_id,
-        payload=_created_payload(investment),
+        payload=created_payload(investment),
     )
 
 
-def _created_payload(investment: Investment) -> dict[str, Any]:
+def created_payload(investment: Investment) -> dict[str, Any]:
     return {
         "amountUsd": f"{investment.amount_usd:.2f}",
         "investmentDate": investment.investment_date.isoformat(),
@@ -178,208 +182,6 @@ async def create_investment_once(
     investment = await create_investment(session, new, today=today)
     await idempotency.remember(session, claim, {"investmentIds": [str(investment.id)]})
     return Created(investment)
-
-
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
-    """One item of a batch: the commitment made, or why not (fields start with the index)."""
-
-    investment: Investment | None = None
-    violations: tuple[Violation, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    items: tuple[ItemOutcome, ...]
-    replayed: bool = False
-
-
-class BatchRefusedError(DomainError):
-    """An all-or-nothing batch with invalid items: nothing was committed."""
-
-
-async def create_investments(
-    session: AsyncSession,
-    batch: Sequence[NewInvestment],
-    *,
-    atomic: bool,
-    today: date,
-    keyed: KeyedRequest | None = None,
-) -> BatchOutcome:
-    """Many commitments in a handful of statements, each item checked as createInvestment would.
-
-    Items are judged in order, as if committed one after another (so the hard cap
-    counts the earlier items of the batch). `atomic`: any invalid item raises
-    BatchRefusedError and nothing commits; otherwise the valid items commit.
-    """
-    claim = await idempotency.claim(session, keyed, now=utcnow()) if keyed else None
-    if claim is not None and claim.replay is not None:
-        return await _replayed_batch(session, claim.replay)
-    outcome = await _create_batch(session, batch, atomic=atomic, today=today)
-    if claim is not None:
-        await idempotency.remember(session, claim, _batch_record(outcome))
-    return outcome
-
-
-async def _create_batch(
-    session: AsyncSession, batch: Sequence[NewInvestment], *, atomic: bool, today: date
-) -> BatchOutcome:
-    funds = await repository.lock_funds(session, {new.fund_id for new in batch if new.fund_id})
-    investor_ids = list({new.investor_id for new in batch if new.investor_id})
-    investors = (
-        {row.id for row in await investor_service.investors_by_ids(session, investor_ids)}
-        if investor_ids
-        else set()
-    )
-    planned: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
-    problems: dict[int, list[Violation]] = {}
-    for index, new in enumerate(batch):
-        found = _item_problems(new, funds, investors, today)
-        if not found and (fund_id := new.fund_id) is not None:
-            found = _hard_cap_problems(new.amount_usd, funds[fund_id], planned[fund_id])
-            if not found:
-                planned[fund_id] += new.amount_usd
-        if found:
-            problems[index] = [_at_item(index, violation) for violation in found]
-    if atomic and problems:
-        raise BatchRefusedError([v for index in sorted(problems) for v in problems[index]])
-    created = await _commit_batch(
-        session, [new for index, new in enumerate(batch) if index not in problems], planned
-    )
-    made = iter(created)
-    return BatchOutcome(
-        tuple(
-            ItemOutcome(violations=tuple(problems[index]))
-            if index in problems
-            else ItemOutcome(investment=next(made))
-            for index in range(len(batch))
-        )
-    )
-
-
-def _item_problems(
-    new: NewInvestment,
-    funds: dict[uuid.UUID, AnyRow],
-    investors: Collection[uuid.UUID],
-    today: date,
-) -> list[Violation]:
-    """SPEC §2's order, first failure wins, as in `create_investment`."""
-    fund = funds.get(new.fund_id) if new.fund_id else None
-    if fund is None:
-        return [Violation(ErrorCode.NOT_FOUND, "Fund not found.", ("fund_id",))]
-    if fund.status is FundStatus.CLOSED:
-        message = "Fund is closed to new commitments."
-        return [Violation(ErrorCode.FUND_CLOSED, message, ("fund_id",))]
-    if new.investor_id is None or new.investor_id not in investors:
-        return [Violation(ErrorCode.NOT_FOUND, "Investor not found.", ("investor_id",))]
-    return check_amount_and_date(new, today)
-
-
-def _hard_cap_problems(amount: Decimal, fund: AnyRow, planned: Decimal) -> list[Violation]:
-    """The room left under the cap (or the largest fund size) after the earlier items."""
-    if fund.hard_cap_usd is None:
-        remaining = MAX_FUND_SIZE_USD - fund.committed_usd - planned
-        reason = f"the largest total a fund may hold ({MAX_FUND_SIZE_USD:,.0f})"
-    else:
-        remaining = fund.hard_cap_usd - fund.committed_usd - planned
-        reason = "the fund's hard cap"
-    if amount <= remaining:
-        return []
-    message = f"Commitment of {amount:.2f} exceeds {reason}; {remaining:.2f} remains."
-    return [Violation(ErrorCode.HARD_CAP_EXCEEDED, message, ("amount_usd",))]
-
-
-def _at_item(index: int, violation: Violation) -> Violation:
-    """The violation with its field under the item: ("inputs", "3", "amount_usd")."""
-    return Violation(
-        violation.code, violation.message, ("inputs", str(index), *(violation.field or ()))
-    )
-
-
-async def _commit_batch(
-    session: AsyncSession, accepted: list[NewInvestment], planned: dict[uuid.UUID, Decimal]
-) -> list[Investment]:
-    """Reserve each fund's share in one UPDATE, then insert the commitments, their events
-    and their audit entries, one INSERT each.
-
-    The funds are locked (lock_funds), so the room computed in memory is still
-    there, and their events are sequenced in the order they were made.
-    """
-    if not accepted:
-        return []
-    shares = {fund_id: amount for fund_id, amount in planned.items() if amount}
-    totals = await repository.add_to_committed(session, shares)
-    investments = [
-        Investment(
-            id=new_id(),
-            fund_id=new.fund_id,
-            investor_id=new.investor_id,
-            amount_usd=new.amount_usd,
-            investment_date=new.investment_date,
-            created_at=utcnow(),
-        )
-        for new in accepted
-    ]
-    await repository.insert_many(session, investments)
-    await repository.record_events(session, [_created_event(i) for i in investments])
-    await note_many(
-        session,
-        [
-            (
-                "Fund",
-                fund_id,
-                {"committed_usd": totals[fund_id] - shares[fund_id]},
-                {"committed_usd": totals[fund_id]},
-            )
-            for fund_id in sorted(totals)
-        ]
-        + [("Investment", i.id, None, repository.column_values(i)) for i in investments],
-    )
-    return investments
-
-
-def _created_event(investment: Investment) -> dict[str, Any]:
-    """The outbox row `_record_created` writes, as values for a bulk insert."""
-    return {
-        "event_type": EventType.INVESTMENT_CREATED.value,
-        "fund_id": investment.fund_id,
-        "investment_id": investment.id,
-        "investor_id": investment.investor_id,
-        "payload": _created_payload(investment),
-    }
-
-
-def _batch_record(outcome: BatchOutcome) -> dict[str, Any]:
-    """What an idempotency key keeps of a batch: each item's investment id or errors."""
-    return {
-        "items": [
-            {"investmentId": str(item.investment.id)}
-            if item.investment is not None
-            else {
-                "errors": [[v.code.value, v.message, list(v.field or ())] for v in item.violations]
-            }
-            for item in outcome.items
-        ]
-    }
-
-
-async def _replayed_batch(session: AsyncSession, record: dict[str, Any]) -> BatchOutcome:
-    ids = [uuid.UUID(item["investmentId"]) for item in record["items"] if "investmentId" in item]
-    stored = await repository.get_many(session, ids) if ids else {}
-    return BatchOutcome(
-        tuple(
-            ItemOutcome(investment=stored[uuid.UUID(item["investmentId"])])
-            if "investmentId" in item
-            else ItemOutcome(
-                violations=tuple(
-                    Violation(ErrorCode(code), message, tuple(field))
-                    for code, message, field in item["errors"]
-                )
-            )
-            for item in record["items"]
-        ),
-        replayed=True,
-    )
 
 
 async def investments_by_ids(
@@ -466,110 +268,3 @@ async def investor_totals(
 ) -> dict[uuid.UUID, Decimal]:
     totals = await repository.totals_by_investor(session, investor_ids, viewer)
     return {key: totals.get(key, Decimal("0.00")) for key in investor_ids}
-
-
-# Soft delete and restore (SPEC issue 7, item 4). A row is deleted by setting
-# `deleted_at` through the ORM, so the unit of work audits it; deleting a row
-# that is already deleted, or restoring a live one, is NOT_FOUND ("no live /
-# no deleted record with this ID").
-
-
-async def delete_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
-    """Soft-delete a fund that has no live investments (HAS_DEPENDENTS otherwise)."""
-    fund = await fund_service.lock_fund(session, fund_id)
-    if await repository.has_live(session, "fund", fund.id):
-        raise HasDependentsError.single(
-            ErrorCode.HAS_DEPENDENTS,
-            "Fund still has live investments; delete them first.",
-            "id",
-        )
-    fund.deleted_at = utcnow()
-    await session.flush()
-    fund_service.record_deletion(session, fund, restored=False)
-    return fund
-
-
-async def restore_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
-    """Bring a soft-deleted fund back (its deleted investments stay deleted)."""
-    fund = await fund_service.lock_fund(session, fund_id, deleted=True)
-    fund.deleted_at = None
-    await session.flush()
-    fund_service.record_deletion(session, fund, restored=True)
-    return fund
-
-
-async def delete_investor(session: AsyncSession, investor_id: uuid.UUID) -> Investor:
-    """Soft-delete an investor that has no live investments (HAS_DEPENDENTS otherwise).
-
-    Audited; no outbox event, since events belong to a fund's stream.
-    """
-    investor = await investor_service.lock_investor(session, investor_id)
-    if await repository.has_live(session, "investor", investor.id):
-        raise HasDependentsError.single(
-            ErrorCode.HAS_DEPENDENTS,
-            "Investor still has live investments; delete them first.",
-            "id",
-        )
-    investor.deleted_at = utcnow()
-    await session.flush()
-    return investor
-
-
-async def restore_investor(session: AsyncSession, investor_id: uuid.UUID) -> Investor:
-    """Bring a soft-deleted investor back (its deleted investments stay deleted)."""
-    investor = await investor_service.lock_investor(session, investor_id, deleted=True)
-    investor.deleted_at = None
-    await session.flush()
-    return investor
-
-
-async def delete_investment(session: AsyncSession, investment_id: uuid.UUID) -> Investment:
-    """Soft-delete a commitment and release its amount from the fund's committed total."""
-    investment = await repository.get_for_update(session, investment_id)
-    if investment is None:
-        raise NotFoundError.single(ErrorCode.NOT_FOUND, "Investment not found.", "id")
-    total = await repository.release_commitment(session, investment.fund_id, investment.amount_usd)
-    note(
-        session,
-        "Fund",
-        investment.fund_id,
-        {"committed_usd": total + investment.amount_usd},
-        {"committed_usd": total},
-    )
-    investment.deleted_at = utcnow()
-    await session.flush()
-    _record_deletion(session, investment, EventType.INVESTMENT_DELETED)
-    return investment
-
-
-async def restore_investment(session: AsyncSession, investment_id: uuid.UUID) -> Investment:
-    """Bring a deleted commitment back: its fund and investor must be live, and the amount
-    is reserved again as a new commitment would be (FUND_CLOSED, HARD_CAP_EXCEEDED)."""
-    investment = await repository.get_for_update(session, investment_id, deleted=True)
-    if investment is None:
-        raise NotFoundError.single(ErrorCode.NOT_FOUND, "No deleted investment with this ID.", "id")
-    fund = await fund_service.find_fund(session, investment.fund_id)
-    if fund is None:
-        raise NotFoundError.single(
-            ErrorCode.NOT_FOUND, "The investment's fund is deleted; restore it first.", "id"
-        )
-    if await investor_service.find_investor(session, investment.investor_id) is None:
-        raise NotFoundError.single(
-            ErrorCode.NOT_FOUND, "The investment's investor is deleted; restore it first.", "id"
-        )
-    await fund_service.reserve_commitment(session, fund, investment.amount_usd)
-    investment.deleted_at = None
-    await session.flush()
-    _record_deletion(session, investment, EventType.INVESTMENT_RESTORED)
-    return investment
-
-
-def _record_deletion(session: AsyncSession, investment: Investment, event: EventType) -> None:
-    outbox.record(
-        session,
-        event,
-        investment.fund_id,
-        investment_id=investment.id,
-        investor_id=investment.investor_id,
-        payload={"amountUsd": f"{investment.amount_usd:.2f}"},
-    )

@@ -12,7 +12,7 @@ from graphql_api.auth.principal import WRITERS
 from graphql_api.db.models import Investor as InvestorModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError
-from graphql_api.investments import service as investment_service
+from graphql_api.investments import deletion
 from graphql_api.investors import service as investor_service
 from graphql_api.investors.inputs import CreateInvestorInput, UpdateInvestorInput
 from graphql_api.investors.types import TYPE_NAME, Investor
@@ -120,7 +120,7 @@ class InvestorMutations:
         self, info: Info[Context, None], input: Annotated[DeleteInvestorInput, INPUT]
     ) -> DeleteInvestorPayload:
         async def delete(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
-            return await investment_service.delete_investor(uow.session, key)
+            return await deletion.delete_investor(uow.session, key)
 
         investor, errors = await on_record(info, input.id, TYPE_NAME, delete)
         return DeleteInvestorPayload(
@@ -139,7 +139,7 @@ class InvestorMutations:
         self, info: Info[Context, None], input: Annotated[RestoreInvestorInput, INPUT]
     ) -> RestoreInvestorPayload:
         async def restore(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
-            return await investment_service.restore_investor(uow.session, key)
+            return await deletion.restore_investor(uow.session, key)
 
         investor, errors = await on_record(info, input.id, TYPE_NAME, restore)
         return RestoreInvestorPayload(

@@ -123,6 +123,24 @@ async def get_for_update(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def hold_live(session: AsyncSession, investor_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these investors are live, each kept so until the transaction ends.
+
+    FOR KEY SHARE conflicts only with the FOR UPDATE a soft delete takes: a delete
+    that holds the row makes this wait, and the row then no longer qualifies
+    (PostgreSQL re-checks the condition); a delete that comes later waits for our
+    commitment and then sees it. Shared holds never wait for one another, nor for
+    ordinary updates of the investor. Sorted, so lockers meet rows in one order.
+    """
+    statement = (
+        select(Investor.id)
+        .where(Investor.id.in_(sorted(investor_ids)), Investor.deleted_at.is_(None))
+        .order_by(Investor.id)
+        .with_for_update(read=True, key_share=True)
+    )
+    return set((await session.execute(statement)).scalars())
+
+
 async def email_taken(
     session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
 ) -> bool:

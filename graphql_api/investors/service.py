@@ -142,6 +142,14 @@ async def investors_by_ids(
     return await repository.fetch_by_ids(session, ids, viewer)
 
 
+async def hold_live_investors(
+    session: AsyncSession, investor_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The live ones among these investors, kept live until the transaction ends
+    (a concurrent deleteInvestor waits, then finds the new commitments)."""
+    return await repository.hold_live(session, investor_ids) if investor_ids else set()
+
+
 class HiddenFieldError(Exception):
     """A query sorts or filters by a value the caller may not see (it would leak it)."""
 

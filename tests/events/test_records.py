@@ -59,7 +59,7 @@ class TestEventCursor:
 
 class TestWireFormat:
     def test_a_batch_survives_the_broker_unchanged(self) -> None:
-        # Given two events, one with every optional field set
+        # Given events with every optional field set, and with none
         records = [
             EventRecord(
                 position=1,
@@ -79,6 +79,17 @@ class TestWireFormat:
                 investment_id=None,
                 investor_id=None,
                 payload={},
+                occurred_at=datetime.now(UTC),
+            ),
+            # An investor's own event belongs to no fund.
+            EventRecord(
+                position=3,
+                event_id=uuid.uuid4(),
+                event_type=EventType.INVESTOR_DELETED,
+                fund_id=None,
+                investment_id=None,
+                investor_id=uuid.uuid4(),
+                payload={"changedFields": ["deletedAt"]},
                 occurred_at=datetime.now(UTC),
             ),
         ]

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from graphql_api.db.models import AuditEntry, Fund, FundStatus, Investor, OutboxEvent
 from graphql_api.db.session import Database
 from graphql_api.events.records import EventType
-from graphql_api.investments.service import MAX_BATCH_SIZE
+from graphql_api.investments.batch import MAX_BATCH_SIZE
 from graphql_api.schema.ids import key_of, to_global_id
 from tests.conftest import StatementCounter
 from tests.factories import create_fund, create_investor, gid

@@ -34,6 +34,7 @@ from graphql_api.events.records import EventType
 from tests.conftest import make_settings
 from tests.factories import create_fund, create_investor, gid
 from tests.graphql import execute
+from tests.integrity.support import committed_total, count
 
 REQUEST_TIMEOUT_SECONDS = 60
 T = TypeVar("T")
@@ -462,3 +463,102 @@ class TestOptimisticConcurrency:
             "investorType": "FAMILY_OFFICE",
             "version": 1 + len(changes),
         }
+
+
+DELETE = """
+mutation Delete($input: Delete{kind}Input!) {{
+  delete{kind}(input: $input) {{ errors {{ code message field }} }}
+}}
+"""
+
+
+class TestDeletesRacingCommitments:
+    """A delete and new commitments at once: never a live commitment of a deleted row.
+
+    createInvestment holds the investor FOR KEY SHARE and updates the fund row;
+    deleteInvestor / deleteFund lock the row FOR UPDATE. Whichever comes second
+    sees the first: a delete that comes second finds the commitments
+    (HAS_DEPENDENTS), a commitment that comes second finds the row gone
+    (NOT_FOUND, not HARD_CAP_EXCEEDED).
+    """
+
+    PARALLEL = 20
+    AMOUNT = Decimal("100.00")
+
+    def commitments(self, fund: Fund, investor: Investor) -> list[dict[str, Any]]:
+        return [
+            {
+                "fundId": gid(fund),
+                "investorId": gid(investor),
+                "amountUsd": str(self.AMOUNT),
+                "investmentDate": "2024-03-01",
+            }
+        ] * self.PARALLEL
+
+    async def race(
+        self,
+        api: httpx.AsyncClient,
+        kind: str,
+        target: str,
+        inputs: list[dict[str, Any]],
+        *,
+        after: int,
+    ) -> tuple[tuple[str, ...], Counter[tuple[str, ...]]]:
+        """The delete (sent after `after` commitments) and a count of the commitments' outcomes."""
+        half = after
+        creates = [mutate(api, CREATE_INVESTMENT, "createInvestment", i) for i in inputs]
+        deletion = mutate(api, DELETE.format(kind=kind), f"delete{kind}", {"id": target})
+        results = await together(*creates[:half], deletion, *creates[half:])
+        payloads = results[:half] + results[half + 1 :]
+        return codes(results[half]), Counter(codes(payload) for payload in payloads)
+
+    async def test_a_deleted_investor_never_keeps_a_live_commitment(
+        self, api: httpx.AsyncClient, db: Database
+    ) -> None:
+        fund = await create_fund(db)
+        investor = await create_investor(db)
+
+        deleted, outcomes = await self.race(
+            api,
+            "Investor",
+            gid(investor),
+            self.commitments(fund, investor),
+            after=self.PARALLEL // 2,
+        )
+
+        live = await count(
+            db, Investment, Investment.investor_id == investor.id, Investment.deleted_at.is_(None)
+        )
+        assert set(outcomes) <= {(), ("NOT_FOUND",)}, outcomes
+        assert live == outcomes[()]
+        if deleted == ():
+            assert live == 0  # every commitment came second and found the investor gone
+        else:
+            assert deleted == ("HAS_DEPENDENTS",)
+            assert live >= 1
+        assert await committed_total(db, fund) == self.AMOUNT * live
+
+    async def test_a_deleted_fund_never_keeps_a_live_commitment(
+        self, api: httpx.AsyncClient, db: Database
+    ) -> None:
+        fund = await create_fund(db)
+        investor = await create_investor(db)
+
+        deleted, outcomes = await self.race(
+            api, "Fund", gid(fund), self.commitments(fund, investor), after=1
+        )
+
+        live = await count(
+            db, Investment, Investment.fund_id == fund.id, Investment.deleted_at.is_(None)
+        )
+        assert set(outcomes) <= {(), ("NOT_FOUND",)}, outcomes
+        assert live == outcomes[()]
+        if deleted == ():
+            assert live == 0
+        else:
+            assert deleted == ("HAS_DEPENDENTS",)
+            assert live >= 1
+        async with db.read_session() as session:
+            stored = await session.get(Fund, fund.id)
+        assert stored is not None
+        assert stored.committed_usd == self.AMOUNT * live

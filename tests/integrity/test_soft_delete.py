@@ -276,6 +276,19 @@ async def test_deletes_and_restores_are_evented_and_audited(
         ("INVESTMENT_RESTORED", investment.id),
         ("INVESTMENT_DELETED", investment.id),
     ]
+    # An investor's delete and restore are events about the investor alone.
+    async with db.read_session() as session:
+        rows = await session.execute(
+            select(OutboxEvent.event_type, OutboxEvent.fund_id, OutboxEvent.payload)
+            .where(OutboxEvent.investor_id == investor.id, OutboxEvent.investment_id.is_(None))
+            .order_by(OutboxEvent.id)
+        )
+        investor_events = [(row.event_type, row.fund_id, row.payload) for row in rows]
+    assert [(kind, fund_id) for kind, fund_id, _ in investor_events] == [
+        ("INVESTOR_DELETED", None),
+        ("INVESTOR_RESTORED", None),
+    ]
+    assert all(payload["changedFields"] == ["deletedAt"] for _, _, payload in investor_events)
 
     expected = {
         "Fund": ["deleteFund", "restoreFund"],

@@ -3,7 +3,8 @@
 `id` orders rows by insertion. `position` is the public, gap-free order in which
 events are delivered; it is assigned after commit by the sequencer (one at a
 time), so it only ever covers committed rows. Events of one fund are written
-under the fund's row lock, hence their positions follow their commit order.
+under the fund's row lock (an investor's own events under the investor's), hence
+their positions follow their commit order.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class OutboxEvent(Base):
     id: Mapped[int] = mapped_column(AutoIncrementId, primary_key=True, autoincrement=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid(), default=new_id, unique=True)
     event_type: Mapped[str] = mapped_column(String(40))
-    fund_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    # None for an event about an investor alone (INVESTOR_DELETED / INVESTOR_RESTORED).
+    fund_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     investment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     investor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     payload: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
