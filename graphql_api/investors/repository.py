@@ -141,13 +141,14 @@ async def hold_live(session: AsyncSession, investor_ids: Sequence[uuid.UUID]) ->
     return set((await session.execute(statement)).scalars())
 
 
-async def email_taken(
+async def email_holder(
     session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
-) -> bool:
-    statement = select(Investor.id).where(Investor.email == email)
+) -> AnyRow | None:
+    """The investor (live or soft-deleted) holding `email`: its `id` and `deleted_at`."""
+    statement = select(Investor.id, Investor.deleted_at).where(Investor.email == email)
     if except_id is not None:
         statement = statement.where(Investor.id != except_id)
-    return (await session.execute(statement.limit(1))).first() is not None
+    return (await session.execute(statement.limit(1))).first()
 
 
 def add(session: AsyncSession, investor: Investor) -> None:

@@ -59,10 +59,24 @@ def normalise_email(raw: str) -> tuple[str, list[Violation]]:
     return checked.normalized.lower(), []
 
 
-def _duplicate_email(email: str) -> DuplicateEmailError:
-    return DuplicateEmailError.single(
-        ErrorCode.DUPLICATE_EMAIL, f"An investor with email {email} already exists.", "email"
-    )
+def _duplicate_email(email: str, *, held_by_deleted: bool = False) -> DuplicateEmailError:
+    """DUPLICATE_EMAIL; a soft-deleted investor keeps its email (so that restoring it can
+    never clash), and the message says so: restoring that investor is the way back."""
+    message = f"An investor with email {email} already exists."
+    if held_by_deleted:
+        message = (
+            f"A deleted investor holds email {email}; restore that investor instead of "
+            "creating a new one."
+        )
+    return DuplicateEmailError.single(ErrorCode.DUPLICATE_EMAIL, message, "email")
+
+
+async def _check_email_free(
+    session: AsyncSession, email: str, *, except_id: uuid.UUID | None = None
+) -> None:
+    holder = await repository.email_holder(session, email, except_id=except_id)
+    if holder is not None:
+        raise _duplicate_email(email, held_by_deleted=holder.deleted_at is not None)
 
 
 def ordering(order: InvestorOrder) -> Ordering:
@@ -87,8 +101,7 @@ async def create_investor(session: AsyncSession, new: NewInvestor) -> Investor:
     problems += email_problems
     if problems:
         raise InvalidInputError(problems)
-    if await repository.email_taken(session, email):
-        raise _duplicate_email(email)
+    await _check_email_free(session, email)
     investor = Investor(name=name, investor_type=new.investor_type, email=email)
     repository.add(session, investor)
     await _flush_unique(session, email)
@@ -125,10 +138,8 @@ async def update_investor(
     if problems:
         raise InvalidInputError(problems)
     email = values.get("email")
-    if isinstance(email, str) and await repository.email_taken(
-        session, email, except_id=investor.id
-    ):
-        raise _duplicate_email(email)
+    if isinstance(email, str):
+        await _check_email_free(session, email, except_id=investor.id)
     for attribute, value in values.items():
         if getattr(investor, attribute) != value:
             setattr(investor, attribute, value)

@@ -317,3 +317,44 @@ async def test_deletes_and_restores_are_evented_and_audited(
             ("deleteInvestment", "0.00"),
         ]
     ), log
+
+
+EMAIL_CHANGES = """
+mutation Emails($create: CreateInvestorInput!, $update: UpdateInvestorInput!) {
+  createInvestor(input: $create) { investor { id } errors { code message field } }
+  updateInvestor(input: $update) { investor { email } errors { code message field } }
+}
+"""
+
+
+async def test_a_deleted_investor_keeps_its_email_until_restored(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    departed = await create_investor(db, email="departed@example.com")
+    other = await create_investor(db)
+    assert await codes(client, "delete", "Investor", gid(departed)) == []
+
+    variables = {
+        "create": {
+            "name": "Newcomer",
+            "investorType": "INDIVIDUAL",
+            "email": "Departed@Example.com",
+        },
+        "update": {"id": gid(other), "email": "DEPARTED@example.com"},
+    }
+    data = await data_of(client, EMAIL_CHANGES, variables)
+
+    for field in ("createInvestor", "updateInvestor"):
+        [error] = data[field]["errors"]
+        assert error["code"] == "DUPLICATE_EMAIL", data
+        assert "deleted investor" in error["message"]
+        assert "restore" in error["message"]
+    assert data["createInvestor"]["investor"] is None
+    # Restoring gives the investor back with its email; nobody else took it meanwhile.
+    assert await codes(client, "restore", "Investor", gid(departed)) == []
+    view = await data_of(client, INVESTOR_VIEW, {"investor": gid(departed)})
+    assert view["investors"]["totalCount"] == 2
+    data = await data_of(client, EMAIL_CHANGES, variables)
+    assert [e["message"] for e in data["createInvestor"]["errors"]] == [
+        "An investor with email departed@example.com already exists."
+    ]
