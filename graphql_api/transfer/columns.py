@@ -68,8 +68,9 @@ def _kind(sql_type: Any) -> Kind:
     raise TypeError(f"no file encoding for column type {sql_type!r}")
 
 
-NOT_TRANSFERRED = frozenset({"deleted_at"})
-"""Columns files do not carry: an export holds live rows only (soft-deleted ones stay out)."""
+OPTIONAL_ON_IMPORT = frozenset({"deleted_at"})
+"""Columns an imported file may leave out (a file written before soft delete existed):
+a missing `deleted_at` reads as null, a live row. Exports always write them."""
 
 
 def columns(table: str) -> tuple[Column, ...]:
@@ -77,8 +78,6 @@ def columns(table: str) -> tuple[Column, ...]:
     mapper = inspect(MODELS[table])
     found = []
     for column in mapper.local_table.columns:
-        if column.name in NOT_TRANSFERRED:
-            continue
         key = mapper.get_property_by_column(column).key
         enum_class = getattr(column.type, "enum_class", None)
         found.append(Column(key, _kind(column.type), bool(column.nullable), enum_class))

@@ -1,5 +1,8 @@
 """`graphql-api export`: every fund, investor and investment, from one snapshot, streaming.
 
+Soft-deleted rows are exported too, with their `deleted_at`: an export is a
+backup, and importing it reproduces the database exactly.
+
 One transaction reads all three tables, so the files agree with each other (a
 fund's committed total is the sum of the exported investments, every reference
 resolves) even while the API keeps writing: on PostgreSQL a REPEATABLE READ,
@@ -114,7 +117,6 @@ async def _export_table(
     table_columns: tuple[Column, ...] = columns(table)
     statement = (
         select(*(column.attribute(model) for column in table_columns))
-        .where(model.deleted_at.is_(None))  # type: ignore[attr-defined]  # live rows only
         .order_by(model.id)  # type: ignore[attr-defined]
         .execution_options(yield_per=PARTITION_ROWS)
     )

@@ -18,7 +18,7 @@ from typing import IO, Literal, get_args
 
 import orjson
 
-from graphql_api.transfer.columns import TABLES, columns
+from graphql_api.transfer.columns import OPTIONAL_ON_IMPORT, TABLES, columns
 
 Format = Literal["ndjson", "csv"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -179,12 +179,16 @@ def _column_problems(
     problem = _columns_mismatch(expected, header)
     if problem is None:
         return []
-    return [FileProblem(name, line, f"{problem} Expected exactly: {', '.join(expected)}.")]
+    optional = [column for column in expected if column in OPTIONAL_ON_IMPORT]
+    note = f" ({', '.join(optional)} may be left out)" if optional else ""
+    expected_text = f"Expected exactly: {', '.join(expected)}{note}."
+    return [FileProblem(name, line, f"{problem} {expected_text}")]
 
 
 def _columns_mismatch(expected: Sequence[str], given: Sequence[str]) -> str | None:
+    """What is wrong with the columns `given` (an optional one may be left out)."""
     repeated = sorted({column for column in given if list(given).count(column) > 1})
-    missing = [column for column in expected if column not in given]
+    missing = [c for c in expected if c not in given and c not in OPTIONAL_ON_IMPORT]
     unexpected = [column for column in given if column not in expected]
     parts = []
     if missing:

@@ -265,20 +265,22 @@ class _Importer:
         await store.replace_rows(session, table, updates)
         await store.insert_rows(session, table, inserts)
         if table == "investments":
-            await self._count_commitments(session, inserts, last=batch.last)
+            await self._count_commitments(session, outcomes, last=batch.last)
         if inserts or updates:
             lines = f"{batch.records[0].line}-{batch.records[-1].line}"
             counts = {"inserted": len(inserts), "updated": len(updates)}
             store.note_batch(session, table, {"file": batch.file.name, "lines": lines, **counts})
 
     async def _count_commitments(
-        self, session: AsyncSession, inserts: list[dict[str, Any]], *, last: bool
+        self, session: AsyncSession, outcomes: list[Outcome], *, last: bool
     ) -> None:
+        """Move each fund's total by what the batch wrote: new and restored commitments
+        count, deleted ones no longer do (each outcome says by how much)."""
         added: dict[uuid.UUID, Decimal] = {}
-        for values in inserts:
-            added[values["fund_id"]] = (
-                added.get(values["fund_id"], Decimal(0)) + values["amount_usd"]
-            )
+        for outcome in outcomes:
+            if outcome.values is not None and outcome.committed_change:
+                fund_id = outcome.values["fund_id"]
+                added[fund_id] = added.get(fund_id, Decimal(0)) + outcome.committed_change
         await store.add_to_committed(session, added)
         self.touched |= added.keys()
         if last:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from graphql_api.errors import ErrorCode, Violation
@@ -31,6 +32,8 @@ class Outcome:
     action: Action
     values: dict[str, Any] | None = None
     violations: tuple[Violation, ...] = field(default=())
+    committed_change: Decimal = Decimal(0)
+    """How much a written investment moves its fund's committed total (+ new, - deleted)."""
 
     @classmethod
     def rejected(cls, line: int, row_id: object, violations: list[Violation]) -> Outcome:
@@ -52,7 +55,7 @@ def parse(table_columns: tuple[Column, ...], raw: RawRow) -> Row | Outcome:
     problems: list[Violation] = []
     for column in table_columns:
         try:
-            values[column.key] = decode(column, raw.cells[column.key])
+            values[column.key] = decode(column, raw.cells.get(column.key))
         except CellError as error:
             problems.append(invalid(f"{column.key} {error}", column.key))
     if problems:

@@ -10,6 +10,12 @@ dry run, which writes nothing, decides every row exactly as the real run does.
 Two rules of the API do not apply to an import, on purpose: a CLOSED fund's
 existing commitments are imported (they were made before it closed; FUND_CLOSED
 is about new ones), and investment dates are checked against today's limit only.
+
+Soft-deleted rows (`deleted_at` set) are imported as such, under the rules of
+soft delete: a live investment needs a live fund and investor (NOT_FOUND), a
+deleted one does not count against the hard cap, and a fund or investor with
+live investments in the database cannot become deleted (HAS_DEPENDENTS). An
+existing investment may change only its `deleted_at` (deleted or restored).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class FundRoom:
 
     cap: Decimal | None
     total: Decimal
+    deleted: bool = False
 
 
 @dataclass
@@ -58,6 +65,8 @@ class ImportState:
     today: date
     funds: dict[uuid.UUID, Decimal | None] = field(default_factory=dict)
     investors: set[uuid.UUID] = field(default_factory=set)
+    deleted_funds: set[uuid.UUID] = field(default_factory=set)
+    deleted_investors: set[uuid.UUID] = field(default_factory=set)
     remapped: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
     emails_of: dict[uuid.UUID, str] = field(default_factory=dict)
@@ -74,6 +83,22 @@ def _rejected(row: Row, problems: Sequence[Violation], state: ImportState, where
     return Outcome.rejected(row.line, row.id, list(problems))
 
 
+def _track_deleted(deleted: set[uuid.UUID], record_id: uuid.UUID, values: dict[str, Any]) -> None:
+    if values["deleted_at"] is None:
+        deleted.discard(record_id)
+    else:
+        deleted.add(record_id)
+
+
+def _becomes_deleted(values: dict[str, Any], current: Any) -> bool:
+    return current is not None and current.deleted_at is None and values["deleted_at"] is not None
+
+
+def _has_dependents(label: str) -> Violation:
+    message = f"{label} still has live investments; delete them first (then import again)."
+    return Violation(ErrorCode.HAS_DEPENDENTS, message, ("deleted_at",))
+
+
 class FundRules:
     """New funds obey `createFund`'s rules; existing ones `updateFund`'s (status only forward)."""
 
@@ -83,11 +108,15 @@ class FundRules:
 
     async def decide(self, session: AsyncSession, rows: Sequence[Row]) -> list[Outcome]:
         current = await store.funds_by_ids(session, {row.id for row in rows})
-        return [self._decide(row, current.get(row.id)) for row in rows]
+        leaving = {row.id for row in rows if _becomes_deleted(row.values, current.get(row.id))}
+        busy = await store.with_live_investments(session, "fund_id", leaving) if leaving else set()
+        return [self._decide(row, current.get(row.id), row.id in busy) for row in rows]
 
-    def _decide(self, row: Row, current: Any) -> Outcome:
+    def _decide(self, row: Row, current: Any, busy: bool) -> Outcome:
         values = row.values
         problems = check_version(values)
+        if busy:
+            problems.append(_has_dependents("Fund"))
         committed = values["committed_usd"]
         if committed != 0:
             problems += check_money(committed, "committed_usd", label="Committed total")
@@ -99,6 +128,7 @@ class FundRules:
         if problems:
             return _rejected(row, problems, self.state, f"line {row.line} of {self.file_name}")
         self.state.funds[row.id] = values["hard_cap_usd"]
+        _track_deleted(self.state.deleted_funds, row.id, values)
         values = values | {"name": name}
         if current is None:  # no investment can name a fund that did not exist: nothing committed
             return Outcome(row.line, str(row.id), "insert", values | {"committed_usd": Decimal(0)})
@@ -141,8 +171,16 @@ class InvestorRules:
         found = await store.investors_by_ids_or_emails(session, {r.id for r in rows}, wanted)
         by_id = {investor.id: investor for investor in found}
         owners = {investor.email: investor.id for investor in found}
+        live = {investor.id for investor in found if investor.deleted_at is None}
+        deleting = any(row.values["deleted_at"] is not None for row in rows)
+        busy = (
+            await store.with_live_investments(session, "investor_id", live)
+            if deleting and live
+            else set()
+        )
         return [
-            self._decide(row, email, by_id, owners) for row, email in zip(rows, emails, strict=True)
+            self._decide(row, email, by_id, owners, busy)
+            for row, email in zip(rows, emails, strict=True)
         ]
 
     def _decide(
@@ -151,6 +189,7 @@ class InvestorRules:
         normalised: tuple[str, list[Violation]],
         by_id: dict[uuid.UUID, Investor],
         owners: dict[str, uuid.UUID],
+        busy: set[uuid.UUID],
     ) -> Outcome:
         where = f"line {row.line} of {self.file_name}"
         name, problems = clean_name(row.values["name"], "name")
@@ -159,11 +198,14 @@ class InvestorRules:
         if problems:
             return _rejected(row, problems, self.state, where)
         target, conflict = self._target(row, email, by_id, owners)
+        current = by_id.get(target)
+        if conflict is None and target in busy and _becomes_deleted(row.values, current):
+            conflict = _has_dependents("Investor")
         if conflict is not None:
             return _rejected(row, [conflict], self.state, where)
         self._accept(row, target, email)
+        _track_deleted(self.state.deleted_investors, target, row.values)
         values = row.values | {"name": name, "email": email, "id": target}
-        current = by_id.get(target)
         if current is None:
             return Outcome(row.line, str(row.id), "insert", values)
         return replacement(row, values, current)
@@ -221,22 +263,28 @@ class InvestmentRules:
         unseen = fund_ids - self.state.rooms.keys()
         limits = await store.fund_limits(session, unseen) if unseen else {}
         for fund_id in unseen:
-            cap, total = limits.get(fund_id, (None, Decimal("0.00")))
+            cap, total, deleted = limits.get(fund_id, (None, Decimal("0.00"), False))
             if fund_id in self.state.funds:
-                self.state.rooms[fund_id] = FundRoom(self.state.funds[fund_id], total)
+                deleted = fund_id in self.state.deleted_funds
+                self.state.rooms[fund_id] = FundRoom(self.state.funds[fund_id], total, deleted)
             elif fund_id in limits:
-                self.state.rooms[fund_id] = FundRoom(cap, total)
+                self.state.rooms[fund_id] = FundRoom(cap, total, deleted)
 
     async def _load_investors(self, session: AsyncSession, ids: set[uuid.UUID]) -> None:
         unseen = ids - self.state.investors
         if unseen:
-            self.state.investors |= await store.existing_ids(session, Investor, unseen)
+            existing, deleted = await store.deleted_investor_ids(session, unseen)
+            self.state.investors |= existing
+            self.state.deleted_investors |= deleted
 
     def _decide(self, row: Row, current: Any) -> Outcome:
         values = row.values | {"investor_id": self._investor(row)}
         if current is not None:
             return self._existing(row, values, current)
+        live = values["deleted_at"] is None
         problems = self._references(values)
+        if not problems and live:
+            problems = self._live_references(values)
         if not problems:
             new = investment_service.NewInvestment(
                 values["fund_id"],
@@ -245,17 +293,36 @@ class InvestmentRules:
                 values["investment_date"],
             )
             problems = investment_service.check_amount_and_date(new, self.state.today)
-        if not problems:
+        if not problems and live:
             problems = self._reserve(values["fund_id"], values["amount_usd"])
         if problems:
             return Outcome.rejected(row.line, row.id, problems)
-        return Outcome(row.line, str(row.id), "insert", values)
+        counted = values["amount_usd"] if live else Decimal(0)
+        return Outcome(row.line, str(row.id), "insert", values, committed_change=counted)
 
     def _existing(self, row: Row, values: dict[str, Any], current: Any) -> Outcome:
-        if all(values[key] == getattr(current, key) for key in values):
+        """Unchanged, or deleted / restored; any other change is refused (immutable)."""
+        changed = [key for key in values if values[key] != getattr(current, key)]
+        if not changed:
             return Outcome(row.line, str(row.id), "unchanged")
-        message = "An investment with this id exists with other values; investments are immutable."
-        return Outcome.rejected(row.line, row.id, [invalid(message, "id")])
+        if changed != ["deleted_at"]:
+            message = (
+                "An investment with this id exists with other values; investments are "
+                "immutable (only deleted_at may change)."
+            )
+            return Outcome.rejected(row.line, row.id, [invalid(message, "id")])
+        change = Decimal(0)
+        if values["deleted_at"] is None:  # restored: counted again, as restoreInvestment does
+            problems = self._live_references(values) or self._reserve(
+                values["fund_id"], values["amount_usd"]
+            )
+            if problems:
+                return Outcome.rejected(row.line, row.id, problems)
+            change = values["amount_usd"]
+        elif current.deleted_at is None:  # deleted: its amount no longer counts
+            self.state.rooms[values["fund_id"]].total -= values["amount_usd"]
+            change = -values["amount_usd"]
+        return Outcome(row.line, str(row.id), "update", values, committed_change=change)
 
     def _references(self, values: dict[str, Any]) -> list[Violation]:
         """The fund, then the investor, must exist (in the database or accepted in this import)."""
@@ -268,6 +335,17 @@ class InvestmentRules:
                 hint = f" (its row, {where}, was rejected)" if where else ""
                 message = f"{label} {values[key]} not found{hint}."
                 return [Violation(ErrorCode.NOT_FOUND, message, (key,))]
+        return []
+
+    def _live_references(self, values: dict[str, Any]) -> list[Violation]:
+        """A live investment's fund and investor must be live (the API's NOT_FOUND)."""
+        fund_id, investor_id = values["fund_id"], values["investor_id"]
+        if self.state.rooms[fund_id].deleted:
+            message = f"Fund {fund_id} is deleted; a live investment needs a live fund."
+            return [Violation(ErrorCode.NOT_FOUND, message, ("fund_id",))]
+        if investor_id in self.state.deleted_investors:
+            message = f"Investor {investor_id} is deleted; a live investment needs a live investor."
+            return [Violation(ErrorCode.NOT_FOUND, message, ("investor_id",))]
         return []
 
     def _reserve(self, fund_id: uuid.UUID, amount: Decimal) -> list[Violation]:

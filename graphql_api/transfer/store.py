@@ -17,7 +17,6 @@ from sqlalchemy import Table, bindparam, func, insert, literal_column, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.audit.recorder import note
-from graphql_api.db.base import Base
 from graphql_api.db.models import Fund, Investment, Investor
 from graphql_api.db.types import Money
 from graphql_api.transfer.columns import MODELS, columns
@@ -63,17 +62,10 @@ async def investments_by_ids(
     return {investment.id: investment for investment in found}
 
 
-async def existing_ids(
-    session: AsyncSession, model: type[Base], ids: Collection[uuid.UUID]
-) -> set[uuid.UUID]:
-    key = model.id  # type: ignore[attr-defined]
-    return set(await session.scalars(select(key).where(key.in_(ids))))
-
-
 async def fund_limits(
     session: AsyncSession, ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, tuple[Decimal | None, Decimal]]:
-    """Per existing fund: its hard cap, and the sum of its investments in the database."""
+) -> dict[uuid.UUID, tuple[Decimal | None, Decimal, bool]]:
+    """Per existing fund: its hard cap, the sum of its live investments, whether it is deleted."""
     invested = (
         select(func.sum(Investment.amount_usd))
         .where(Investment.fund_id == Fund.id, Investment.deleted_at.is_(None))
@@ -81,9 +73,37 @@ async def fund_limits(
         .scalar_subquery()
     )
     rows = await session.execute(
-        select(Fund.id, Fund.hard_cap_usd, invested).where(Fund.id.in_(ids))
+        select(Fund.id, Fund.hard_cap_usd, invested, Fund.deleted_at.is_not(None)).where(
+            Fund.id.in_(ids)
+        )
     )
-    return {fund_id: (cap, total or Decimal("0.00")) for fund_id, cap, total in rows}
+    return {
+        fund_id: (cap, total or Decimal("0.00"), bool(deleted))
+        for fund_id, cap, total, deleted in rows
+    }
+
+
+async def deleted_investor_ids(
+    session: AsyncSession, ids: Collection[uuid.UUID]
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Which of these investors exist, and which of those are soft-deleted."""
+    rows = await session.execute(
+        select(Investor.id, Investor.deleted_at.is_not(None)).where(Investor.id.in_(ids))
+    )
+    found = {investor_id: bool(deleted) for investor_id, deleted in rows}
+    return set(found), {investor_id for investor_id, deleted in found.items() if deleted}
+
+
+async def with_live_investments(
+    session: AsyncSession, column: str, ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these funds (`column` "fund_id") or investors ("investor_id") have live
+    investments in the database."""
+    key = getattr(Investment, column)
+    rows = await session.scalars(
+        select(key).where(key.in_(ids), Investment.deleted_at.is_(None)).distinct()
+    )
+    return set(rows)
 
 
 async def insert_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -139,7 +159,7 @@ async def add_to_committed(session: AsyncSession, added: dict[uuid.UUID, Decimal
 async def recompute_committed(
     session: AsyncSession, fund_ids: Collection[uuid.UUID], *, lock: bool
 ) -> None:
-    """Set each fund's committed total to the sum of its investments.
+    """Set each fund's committed total to the sum of its live investments.
 
     On PostgreSQL the fund rows are locked first (`lock`), and the sums are
     read by the next statement, after the locks are held: a commitment that the
@@ -157,7 +177,7 @@ async def recompute_committed(
         )
     total = (
         select(func.coalesce(func.sum(investments.c.amount_cents), literal_column("0")))
-        .where(investments.c.fund_id == funds.c.id)
+        .where(investments.c.fund_id == funds.c.id, investments.c.deleted_at.is_(None))
         .scalar_subquery()
     )
     await session.execute(

@@ -28,6 +28,7 @@ from graphql_api.cli import main
 from graphql_api.db.models import Fund, FundStatus, Investment, Investor, InvestorType
 from graphql_api.db.session import Database
 from graphql_api.funds import service as fund_service
+from graphql_api.investments import deletion
 from graphql_api.seeding import generator, writer
 from graphql_api.transfer.checkpoint import CHECKPOINT_NAME
 from graphql_api.transfer.export import export
@@ -65,10 +66,10 @@ async def snapshot(db: Database) -> Rows:
 
 
 async def committed_totals_match_investments(db: Database) -> bool:
-    """True when every fund's committed total is the sum of its investments."""
+    """True when every fund's committed total is the sum of its live investments."""
     invested = (
         select(func.coalesce(func.sum(Investment.amount_usd), 0))
-        .where(Investment.fund_id == Fund.id)
+        .where(Investment.fund_id == Fund.id, Investment.deleted_at.is_(None))
         .scalar_subquery()
     )
     async with db.read_session() as session:
@@ -99,6 +100,17 @@ async def seed(db: Database) -> None:
     )
     await create_investment(db, fund, investor, amount_usd=Decimal("1500000.55"))
     await create_fund(db, name="No cap", hard_cap_usd=None, status=FundStatus.CLOSED)
+    # Soft-deleted rows travel too: a deleted commitment of a live fund, and a
+    # deleted fund and a deleted investor whose commitment was deleted first.
+    gone_fund, gone_investor = await create_fund(db, name="Wound up"), await create_investor(db)
+    open_fund = await create_fund(db, name="Open")
+    kept = await create_investment(db, open_fund, gone_investor, amount_usd=Decimal("0.55"))
+    gone = await create_investment(db, gone_fund, gone_investor, amount_usd=Decimal("7.00"))
+    async with db.unit_of_work() as uow:
+        await deletion.delete_investment(uow.session, kept.id)
+        await deletion.delete_investment(uow.session, gone.id)
+        await deletion.delete_fund(uow.session, gone_fund.id)
+        await deletion.delete_investor(uow.session, gone_investor.id)
 
 
 def listing(directory: Path) -> list[str]:
@@ -268,7 +280,7 @@ class TestRoundTrip:
         }
         assert funds[str(fund.id)]["committed_usd"] == "0.00"
         sums: dict[str, Decimal] = {}
-        for investment in investments:
+        for investment in (i for i in investments if i["deleted_at"] is None):
             sums[investment["fund_id"]] = sums.get(investment["fund_id"], Decimal(0)) + Decimal(
                 investment["amount_usd"]
             )
@@ -624,6 +636,109 @@ class TestUpserts:
         assert attached.investor_id == investor.id  # the file's investor id was matched by email
         assert await ids_in(db, Investor) == {str(investor.id)}
         assert await committed_totals_match_investments(db)
+
+
+class TestSoftDeletedRows:
+    """Imported rows follow the rules of soft delete, as the API's deletes and restores do."""
+
+    DELETED_AT = "2024-06-01T00:00:00Z"
+
+    async def test_deleted_and_restored_rows_obey_the_rules(
+        self, db: Database, url: str, tmp_path: Path
+    ) -> None:
+        capped = await create_fund(
+            db, target_size_usd=Decimal("1000.00"), hard_cap_usd=Decimal("1000.00")
+        )
+        busy = await create_fund(db)
+        holder = await create_investor(db)
+        live = await create_investment(db, capped, holder, amount_usd=Decimal("600.00"))
+        await create_investment(db, busy, holder, amount_usd=Decimal("100.00"))
+        earlier = await create_investment(db, capped, holder, amount_usd=Decimal("300.00"))
+        async with db.unit_of_work() as uow:
+            await deletion.delete_investment(uow.session, earlier.id)
+        await export(db, tmp_path / "out", "ndjson")
+        exported = {
+            table: {
+                row["id"]: row
+                for row in map(
+                    orjson.loads, (tmp_path / "out" / f"{table}.ndjson").read_bytes().splitlines()
+                )
+            }
+            for table in ("funds", "investors", "investments")
+        }
+        gone = self.DELETED_AT
+        wound_up = fund_row(name="Wound up", deleted_at=gone)
+        departed = investor_row(deleted_at=gone)
+        inputs = tmp_path / "in"
+        inputs.mkdir()
+        write_ndjson(
+            inputs / "funds.ndjson",
+            [exported["funds"][str(busy.id)] | {"deleted_at": gone}, wound_up],
+        )
+        write_ndjson(
+            inputs / "investors.ndjson",
+            [exported["investors"][str(holder.id)] | {"deleted_at": gone}, departed],
+        )
+        write_ndjson(
+            inputs / "investments.ndjson",
+            [
+                investment_row(wound_up, {"id": str(holder.id)}),  # 1: live, fund deleted
+                investment_row({"id": str(busy.id)}, departed),  # 2: live, investor deleted
+                investment_row(wound_up, departed, deleted_at=gone),  # 3: deleted with them
+                exported["investments"][str(live.id)] | {"deleted_at": gone},  # 4: deleted
+                exported["investments"][str(earlier.id)] | {"deleted_at": None},  # 5: restored
+                investment_row({"id": str(capped.id)}, {"id": str(holder.id)}, amount_usd="800.00"),
+            ],
+        )
+
+        result = await cli(url, "import", "--input", str(inputs))
+
+        assert result.exit_code == 3, result.output
+        report = read_report(inputs / "import-report.json")
+        codes_by_line = {
+            file: {
+                line: [r["code"] for r in reasons]
+                for line, reasons in rejected_lines(report, file).items()
+            }
+            for file in ("funds.ndjson", "investors.ndjson", "investments.ndjson")
+        }
+        assert codes_by_line == {
+            "funds.ndjson": {1: ["HAS_DEPENDENTS"]},
+            "investors.ndjson": {1: ["HAS_DEPENDENTS"]},
+            "investments.ndjson": {1: ["NOT_FOUND"], 2: ["NOT_FOUND"], 6: ["HARD_CAP_EXCEEDED"]},
+        }
+        async with db.read_session() as session:
+            funds = {f.id: f for f in await session.scalars(select(Fund))}
+            investors = {i.id: i for i in await session.scalars(select(Investor))}
+            investments = {i.id: i for i in await session.scalars(select(Investment))}
+        assert funds[busy.id].deleted_at is None
+        assert investors[holder.id].deleted_at is None
+        assert funds[uuid.UUID(wound_up["id"])].deleted_at is not None
+        assert investors[uuid.UUID(departed["id"])].deleted_at is not None
+        assert investments[live.id].deleted_at is not None
+        assert investments[earlier.id].deleted_at is None
+        # The restored 300.00 counts, the deleted 600.00 no longer does; the 800.00 did not fit.
+        assert funds[capped.id].committed_usd == Decimal("300.00")
+        assert len(investments) == 4
+        assert await committed_totals_match_investments(db)
+
+    async def test_a_file_without_deleted_at_holds_live_rows(
+        self, db: Database, url: str, tmp_path: Path
+    ) -> None:
+        fund, investor = fund_row(), investor_row()
+        assert "deleted_at" not in fund
+        write_ndjson(tmp_path / "funds.ndjson", [fund])
+        write_csv(tmp_path / "investors.csv", list(investor), [list(map(str, investor.values()))])
+
+        result = await cli(url, "import", "--input", str(tmp_path))
+
+        assert result.exit_code == 0, result.output
+        async with db.read_session() as session:
+            stored_fund = await session.get(Fund, uuid.UUID(fund["id"]))
+            stored_investor = await session.get(Investor, uuid.UUID(investor["id"]))
+        assert stored_fund is not None
+        assert stored_investor is not None
+        assert (stored_fund.deleted_at, stored_investor.deleted_at) == (None, None)
 
 
 # --- resume ----------------------------------------------------------------------------------
