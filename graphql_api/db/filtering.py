@@ -7,7 +7,7 @@ turn them into WHERE terms. Every operator given must hold (AND).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -75,6 +75,15 @@ class TextMatch:
     in_: tuple[str, ...] | None = None
     contains: str | None = None
     starts_with: str | None = None
+
+    def lowered(self) -> TextMatch:
+        """The same match for a column stored in lower case (emails): `eq` and `in` then
+        match whatever the letter case of the value asked for."""
+        return replace(
+            self,
+            eq=self.eq.lower() if self.eq is not None else None,
+            in_=tuple(value.lower() for value in self.in_) if self.in_ is not None else None,
+        )
 
     def conditions(self, column: SortColumn) -> list[ColumnElement[bool]]:
         terms: list[ColumnElement[bool]] = []

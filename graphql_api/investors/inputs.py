@@ -110,7 +110,10 @@ class InvestorTypeFilter:
 )
 class InvestorFilterInput:
     name: StringFilter | None = strawberry.field(default=None, description="On the name.")
-    email: StringFilter | None = strawberry.field(default=None, description="On the email address.")
+    email: StringFilter | None = strawberry.field(
+        default=None,
+        description="On the email address (stored in lower case: `eq` and `in` ignore case).",
+    )
     investor_type: InvestorTypeFilter | None = strawberry.field(
         default=None, description="On the investor type."
     )

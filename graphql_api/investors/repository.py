@@ -68,7 +68,7 @@ def _conditions(criteria: InvestorFilter | None, viewer: Viewer) -> list[Any]:
         + all_conditions(
             [
                 (criteria.name, Investor.name),
-                (criteria.email, Investor.email),
+                (criteria.email.lowered() if criteria.email else None, Investor.email),
                 (criteria.investor_type, Investor.investor_type),
                 (criteria.created_at, Investor.created_at),
             ]

@@ -178,6 +178,18 @@ class TestInvestorsConnection:
 
         assert _names(connection) == ["Jane"]
 
+    async def test_email_equality_ignores_letter_case_as_emails_do(
+        self, client: httpx.AsyncClient, db: Database
+    ) -> None:
+        # Emails are stored normalised to lower case; a filter in any case finds them.
+        await create_investor(db, name="Jane", email="Jane@Example.com")
+        await create_investor(db, name="John", email="john@example.com")
+
+        by_eq = await _investors(client, filter={"email": {"eq": "JANE@example.COM"}})
+        by_in = await _investors(client, filter={"email": {"in": ["John@Example.com"]}})
+
+        assert (_names(by_eq), _names(by_in)) == (["Jane"], ["John"])
+
     async def test_pages_forward_without_gaps_or_repeats(
         self, client: httpx.AsyncClient, db: Database
     ) -> None:
