@@ -4,6 +4,10 @@ API responses forbid everything a browser could do with them; the GraphiQL
 page (HTML) gets a policy that still lets it load its scripts and styles and
 talk to this server. HSTS is sent only over HTTPS (behind a proxy, uvicorn
 takes the scheme from X-Forwarded-Proto when the proxy is trusted).
+
+API responses are `Cache-Control: no-store`: they hold what one caller may
+see, as of now (a GET query too), so no browser, proxy or CDN may keep one
+and serve it later, to another caller or after a row was deleted.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class SecurityHeadersMiddleware:
                 headers.setdefault(
                     "Content-Security-Policy", GRAPHIQL_POLICY if html else API_POLICY
                 )
+                if not html:
+                    headers.setdefault("Cache-Control", "no-store")
                 if https and self.hsts_seconds:
                     headers.setdefault(
                         "Strict-Transport-Security",

@@ -217,16 +217,26 @@ async def _replayed_batch(session: AsyncSession, record: dict[str, Any]) -> Batc
     ids = [uuid.UUID(item["investmentId"]) for item in record["items"] if "investmentId" in item]
     stored = await repository.get_many(session, ids) if ids else {}
     return BatchOutcome(
-        tuple(
-            ItemOutcome(investment=stored[uuid.UUID(item["investmentId"])])
-            if "investmentId" in item
-            else ItemOutcome(
-                violations=tuple(
-                    Violation(ErrorCode(code), message, tuple(field))
-                    for code, message, field in item["errors"]
-                )
-            )
-            for item in record["items"]
-        ),
+        tuple(_replayed_item(index, item, stored) for index, item in enumerate(record["items"])),
         replayed=True,
     )
+
+
+def _replayed_item(
+    index: int, item: dict[str, Any], stored: dict[uuid.UUID, Investment]
+) -> ItemOutcome:
+    """An item as first decided; a commitment deleted since is NOT_FOUND (it stays hidden)."""
+    if "investmentId" not in item:
+        return ItemOutcome(
+            violations=tuple(
+                Violation(ErrorCode(code), message, tuple(field))
+                for code, message, field in item["errors"]
+            )
+        )
+    investment = stored.get(uuid.UUID(item["investmentId"]))
+    if investment is None:
+        deleted = Violation(
+            ErrorCode.NOT_FOUND, service.REPLAYED_BUT_DELETED, ("inputs", str(index))
+        )
+        return ItemOutcome(violations=(deleted,))
+    return ItemOutcome(investment=investment)

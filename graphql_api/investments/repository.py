@@ -349,8 +349,11 @@ async def record_events(session: AsyncSession, events: Sequence[dict[str, Any]])
 
 
 async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Investment]:
-    """Investments as ORM objects, by id (an idempotent replay rebuilds its payload from them)."""
-    result = await session.execute(select(Investment).where(Investment.id.in_(ids)))
+    """Live investments as ORM objects, by id (an idempotent replay rebuilds its payload
+    from them; one deleted since is missing, as from every other read)."""
+    result = await session.execute(
+        select(Investment).where(Investment.id.in_(ids), Investment.deleted_at.is_(None))
+    )
     return {investment.id: investment for investment in result.scalars()}
 
 

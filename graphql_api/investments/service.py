@@ -160,6 +160,11 @@ def created_payload(investment: Investment) -> dict[str, Any]:
     }
 
 
+REPLAYED_BUT_DELETED = (
+    "The investment made with this idempotency key was committed, and has since been deleted."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Created:
     """What createInvestment produced; `replayed` when an idempotency key returned it again."""
@@ -178,6 +183,8 @@ async def create_investment_once(
     if claim.replay is not None:
         [stored_id] = claim.replay["investmentIds"]
         stored = await repository.get_many(session, [uuid.UUID(stored_id)])
+        if not stored:
+            raise NotFoundError.single(ErrorCode.NOT_FOUND, REPLAYED_BUT_DELETED, "idempotency_key")
         return Created(stored[uuid.UUID(stored_id)], replayed=True)
     investment = await create_investment(session, new, today=today)
     await idempotency.remember(session, claim, {"investmentIds": [str(investment.id)]})
