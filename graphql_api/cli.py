@@ -17,6 +17,7 @@ import uvicorn
 from graphql_api.auth.principal import Role
 from graphql_api.db.engine import create_engine
 from graphql_api.db.migrations import migrate as run_migrations
+from graphql_api.db.session import Database
 from graphql_api.errors import DomainError
 from graphql_api.seeding import generator, writer
 from graphql_api.settings import Settings
@@ -32,7 +33,10 @@ async def _seed(
     only_if_empty: bool,
     progress: writer.Progress | None = None,
 ) -> bool:
-    engine = create_engine(settings)
+    # Through Database: on SQLite it takes over the driver's transactions, so the
+    # writer's BEGIN IMMEDIATE holds and its DDL (indexes set aside) is all or nothing.
+    database = Database(create_engine(settings))
+    engine = database.engine
     try:
         if only_if_empty and not await writer.is_empty(engine):
             return False
@@ -44,7 +48,7 @@ async def _seed(
         await writer.write(engine, data, progress=progress)
         return True
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @click.group()
@@ -237,9 +241,13 @@ def seed(
     started = time.perf_counter()
     run_migrations(settings.database_url)
     phase("migrate", None, time.perf_counter() - started)
-    seeded = asyncio.run(
-        _seed(settings, sizes, seed_value, only_if_empty=not append, progress=phase)
-    )
+    try:
+        seeded = asyncio.run(
+            _seed(settings, sizes, seed_value, only_if_empty=not append, progress=phase)
+        )
+    except writer.SeedFailedError as error:
+        # The driver's reason only: the statement and its parameter sets would bury it.
+        raise click.ClickException(f"Seeding failed, nothing was written: {error}") from error
     if not seeded:
         raise click.ClickException("The database already has data; pass --append to add more.")
     click.echo(

@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error class is used
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_api.db.base import Base
@@ -103,8 +105,21 @@ async def is_empty(engine: AsyncEngine) -> bool:
     return True
 
 
+class SeedFailedError(Exception):
+    """The seed's one transaction failed, so nothing was written; the message says why."""
+
+
 async def write(engine: AsyncEngine, data: DataSet, *, progress: Progress | None = None) -> None:
-    """Insert everything in one transaction (all or nothing), telling `progress` each phase."""
+    """Insert everything in one transaction (all or nothing), telling `progress` each phase;
+    SeedFailedError when the database refuses it (with the driver's reason)."""
+    try:
+        await _write(engine, data, progress)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise SeedFailedError(reason) from error
+
+
+async def _write(engine: AsyncEngine, data: DataSet, progress: Progress | None) -> None:
     tables = (
         ("funds", len(data.funds), _fund_rows(data)),
         ("investors", len(data.investors), _investor_rows(data)),
@@ -188,7 +203,10 @@ async def _copy(connection: AsyncConnection, table: str, rows: Iterable[tuple[An
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    await driver.copy_records_to_table(table, records=rows, columns=list(_COLUMNS[table]))
+    try:
+        await driver.copy_records_to_table(table, records=rows, columns=list(_COLUMNS[table]))
+    except asyncpg.PostgresError as error:  # the driver's own: SQLAlchemy did not run this
+        raise SeedFailedError(str(error)) from error
 
 
 def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:

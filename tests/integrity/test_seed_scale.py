@@ -158,6 +158,39 @@ def schema_objects(database_url: str) -> list[tuple[object, ...]]:
     return asyncio.run(read())
 
 
+def refuse_investments(database_url: str) -> None:
+    """A trigger that makes every INSERT (or COPY) into investments fail."""
+
+    async def install() -> None:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        try:
+            async with engine.begin() as connection:
+                if engine.dialect.name == "sqlite":
+                    await connection.execute(
+                        text(
+                            "CREATE TRIGGER refuse_investments BEFORE INSERT ON investments "
+                            "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+                        )
+                    )
+                    return
+                await connection.execute(
+                    text(
+                        "CREATE FUNCTION refuse_investments() RETURNS trigger LANGUAGE plpgsql "
+                        "AS $$ BEGIN RAISE EXCEPTION 'simulated failure'; END $$"
+                    )
+                )
+                await connection.execute(
+                    text(
+                        "CREATE TRIGGER refuse_investments BEFORE INSERT ON investments "
+                        "FOR EACH ROW EXECUTE FUNCTION refuse_investments()"
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(install())
+
+
 class TestSeedScale:
     def test_small_inserts_the_preset_sizes_and_reports_every_phase(
         self, empty_database: str
@@ -197,6 +230,26 @@ class TestSeedScale:
 
         seed(empty_database, "--scale", "small")
 
+        assert schema_objects(empty_database) == migrated
+
+    def test_a_failed_seed_leaves_the_database_as_it_was(self, empty_database: str) -> None:
+        # Given a migrated database that refuses every investment (a trigger)
+        CliRunner().invoke(main, ["migrate"], env={"DATABASE_URL": empty_database})
+        refuse_investments(empty_database)
+        migrated = schema_objects(empty_database)
+
+        # When a seed fails at its last table
+        result = CliRunner().invoke(
+            main, ["seed", "--scale", "small"], env={"DATABASE_URL": empty_database}
+        )
+
+        # Then nothing was kept: no rows, and every index set aside is back (one transaction)
+        assert result.exit_code == 1, result.output
+        assert "Seeding failed, nothing was written: " in result.output
+        assert "simulated failure" in result.output
+        assert "Traceback" not in result.output
+        assert "INSERT" not in result.output  # no statement, no parameters
+        assert snapshot(empty_database) == {"funds": [], "investors": [], "investments": []}
         assert schema_objects(empty_database) == migrated
 
     def test_explicit_counts_override_the_scale(self, empty_database: str) -> None:
