@@ -84,18 +84,22 @@ async def _stream(
     runtime = info.context.runtime
     viewer = info.context.viewer
 
-    def accepts(record: EventRecord) -> bool:
+    def wanted(record: EventRecord) -> bool:
+        """An event this subscriber is to receive (its fund being live, checked later)."""
         if record.fund_id is None:  # an investor's own event: not a fund event
             return False
         if fund_key is not None and record.fund_id != fund_key:
             return False
-        if record.event_type is EventType.FUND_DELETED and fund_key is not None:
-            return True  # whoever follows the fund learns that the stream ends
         # A restricted viewer (an INVESTOR) hears only about its own commitments.
         visible = not viewer.restricted or (
             viewer.investor_id is not None and record.investor_id == viewer.investor_id
         )
         return visible and (types is None or record.event_type in types)
+
+    def accepts(record: EventRecord) -> bool:
+        # Whoever follows a fund also takes its deletion, to end the stream with it.
+        ends = record.event_type is EventType.FUND_DELETED and record.fund_id == fund_key
+        return ends or wanted(record)
 
     await _ensure_still_authenticated(info)
     # Events up to here can only come from the replay: they get loaders of their
@@ -123,7 +127,7 @@ async def _stream(
             )
             if not await _fund_is_live(loaders, record, fund_key):
                 continue
-            if types is not None and record.event_type not in types:
+            if not wanted(record):
                 continue  # a FUND_DELETED let through, but the fund was restored since
             info.context.loaders = loaders
             yield to_event(record, loaders)

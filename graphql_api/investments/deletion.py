@@ -11,13 +11,14 @@ cannot come back without its fund and investor.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.audit.recorder import note
 from graphql_api.db.models import Fund, Investment, Investor
 from graphql_api.db.types import utcnow
-from graphql_api.errors import ErrorCode, HasDependentsError, NotFoundError
+from graphql_api.errors import DomainError, ErrorCode, HasDependentsError, NotFoundError
 from graphql_api.events import outbox
 from graphql_api.events.records import EventType
 from graphql_api.funds import service as fund_service
@@ -112,7 +113,10 @@ async def restore_investment(session: AsyncSession, investment_id: uuid.UUID) ->
         raise NotFoundError.single(
             ErrorCode.NOT_FOUND, "The investment's investor is deleted; restore it first.", "id"
         )
-    await fund_service.reserve_commitment(session, fund, investment.amount_usd)
+    try:
+        await fund_service.reserve_commitment(session, fund, investment.amount_usd)
+    except DomainError as error:  # reported on the input's only field, not on fund_id
+        raise type(error)([replace(v, field=("id",)) for v in error.violations]) from error
     await service.hold_investor(session, investment.investor_id, "id")
     investment.deleted_at = None
     await session.flush()

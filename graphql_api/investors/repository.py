@@ -129,8 +129,9 @@ async def hold_live(session: AsyncSession, investor_ids: Sequence[uuid.UUID]) ->
     FOR KEY SHARE conflicts only with the FOR UPDATE a soft delete takes: a delete
     that holds the row makes this wait, and the row then no longer qualifies
     (PostgreSQL re-checks the condition); a delete that comes later waits for our
-    commitment and then sees it. Shared holds never wait for one another, nor for
-    ordinary updates of the investor. Sorted, so lockers meet rows in one order.
+    commitment and then sees it. Shared holds never wait for one another; an
+    updateInvestor (which locks the row FOR UPDATE too) and commitments to the same
+    investor take turns. Sorted, so lockers meet rows in one order.
     """
     statement = (
         select(Investor.id)

@@ -4,7 +4,7 @@ Soft-deleted rows are exported too, with their `deleted_at`: an export is a
 backup, and importing it reproduces the database exactly.
 
 One transaction reads all three tables, so the files agree with each other (a
-fund's committed total is the sum of the exported investments, every reference
+fund's committed total is the sum of the exported live investments, every reference
 resolves) even while the API keeps writing: on PostgreSQL a REPEATABLE READ,
 READ ONLY transaction; on SQLite one read transaction, whose WAL snapshot is
 fixed by its first read. Rows are fetched through a server-side cursor in

@@ -249,8 +249,10 @@ class _Importer:
         if not rows:
             return [], False
         if self.options.dry_run or rows[-1].line <= batch.committed:
+            self.state.writing = False
             async with self.db.read_session() as session, session.begin():
                 return await rules.decide(session, rows), False
+        self.state.writing = True
         async with self.db.unit_of_work(_AS_OPERATOR) as uow:
             outcomes = await rules.decide(uow.session, rows)
             pending = [outcome for outcome in outcomes if outcome.line > batch.committed]

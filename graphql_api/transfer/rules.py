@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.db.models import Investor
+from graphql_api.db.models import Fund, Investor
 from graphql_api.errors import DomainError, ErrorCode, Violation
 from graphql_api.funds import service as fund_service
 from graphql_api.investments import service as investment_service
@@ -63,6 +63,9 @@ class ImportState:
     """What earlier rows of this import established, for the rows after them."""
 
     today: date
+    writing: bool = False
+    """The rows decided now will be written in this transaction (not a dry run, not
+    lines committed before a resume): rows they depend on are locked first."""
     funds: dict[uuid.UUID, Decimal | None] = field(default_factory=dict)
     investors: set[uuid.UUID] = field(default_factory=set)
     deleted_funds: set[uuid.UUID] = field(default_factory=set)
@@ -109,6 +112,8 @@ class FundRules:
     async def decide(self, session: AsyncSession, rows: Sequence[Row]) -> list[Outcome]:
         current = await store.funds_by_ids(session, {row.id for row in rows})
         leaving = {row.id for row in rows if _becomes_deleted(row.values, current.get(row.id))}
+        if leaving and self.state.writing:
+            await store.lock_rows(session, Fund, leaving)
         busy = await store.with_live_investments(session, "fund_id", leaving) if leaving else set()
         return [self._decide(row, current.get(row.id), row.id in busy) for row in rows]
 
@@ -173,6 +178,8 @@ class InvestorRules:
         owners = {investor.email: investor.id for investor in found}
         live = {investor.id for investor in found if investor.deleted_at is None}
         deleting = any(row.values["deleted_at"] is not None for row in rows)
+        if deleting and live and self.state.writing:
+            await store.lock_rows(session, Investor, live)
         busy = (
             await store.with_live_investments(session, "investor_id", live)
             if deleting and live
@@ -252,7 +259,25 @@ class InvestmentRules:
         current = await store.investments_by_ids(session, {row.id for row in rows})
         await self._load_funds(session, {row.values["fund_id"] for row in rows})
         await self._load_investors(session, {self._investor(row) for row in rows})
+        if self.state.writing:
+            await self._hold_live(
+                session, [row for row in rows if row.values["deleted_at"] is None]
+            )
         return [self._decide(row, current.get(row.id)) for row in rows]
+
+    async def _hold_live(self, session: AsyncSession, live_rows: Sequence[Row]) -> None:
+        """Hold the funds and investors that live commitments of this batch name, and take
+        what the database says now over what earlier batches saw (a concurrent delete)."""
+        fund_ids = {row.values["fund_id"] for row in live_rows} & self.state.rooms.keys()
+        investor_ids = {self._investor(row) for row in live_rows} & self.state.investors
+        if fund_ids:
+            held = await store.hold_live(session, Fund, fund_ids)
+            for fund_id in fund_ids:
+                self.state.rooms[fund_id].deleted = fund_id not in held
+        if investor_ids:
+            held = await store.hold_live(session, Investor, investor_ids)
+            self.state.deleted_investors -= held
+            self.state.deleted_investors |= investor_ids - held
 
     def _investor(self, row: Row) -> uuid.UUID:
         investor_id: uuid.UUID = row.values["investor_id"]

@@ -182,7 +182,8 @@ async def test_restore_rechecks_the_hard_cap(client: httpx.AsyncClient, db: Data
     assert await codes(client, "delete", "Investment", gid(first)) == []
     # The released room is taken by a new commitment: the old one no longer fits.
     await create_investment(db, fund, investor, amount_usd=Decimal("8000.00"))
-    assert await codes(client, "restore", "Investment", gid(first)) == ["HARD_CAP_EXCEEDED"]
+    [error] = (await payload(client, "restore", "Investment", gid(first)))["errors"]
+    assert (error["code"], error["field"]) == ("HARD_CAP_EXCEEDED", ["input", "id"])
     view = await data_of(client, FUND_VIEW, {"fund": gid(fund)})
     assert view["fund"]["summary"]["committedUsd"] == "8000.00"
     assert view["fund"]["investments"]["totalCount"] == 1

@@ -13,7 +13,7 @@ import csv
 import io
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from graphql_api.db.models import Fund, FundStatus, Investment, Investor, Invest
 from graphql_api.db.session import Database
 from graphql_api.funds import service as fund_service
 from graphql_api.investments import deletion
+from graphql_api.investments import service as investment_service
 from graphql_api.seeding import generator, writer
 from graphql_api.transfer.checkpoint import CHECKPOINT_NAME
 from graphql_api.transfer.export import export
@@ -739,6 +740,64 @@ class TestSoftDeletedRows:
         assert stored_fund is not None
         assert stored_investor is not None
         assert (stored_fund.deleted_at, stored_investor.deleted_at) == (None, None)
+
+
+class TestImportRacingTheApi:
+    """An import that deletes a fund or an investor while the API commits to it: the import
+    waits for the commitment and then refuses (HAS_DEPENDENTS), as deleteFund would."""
+
+    @pytest.mark.parametrize("table", ["funds", "investors"])
+    async def test_a_commitment_in_flight_keeps_its_fund_and_investor(
+        self, db: Database, url: str, tmp_path: Path, table: str
+    ) -> None:
+        fund, investor = await create_fund(db), await create_investor(db)
+        await export(db, tmp_path, "ndjson")
+        target = fund if table == "funds" else investor
+        path = tmp_path / f"{table}.ndjson"
+        rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+        write_ndjson(path, [row | {"deleted_at": "2024-06-01T00:00:00Z"} for row in rows])
+        for other in {"funds", "investors", "investments"} - {table}:
+            (tmp_path / f"{other}.ndjson").unlink()
+
+        async with db.unit_of_work() as uow:  # the API's commitment, not committed yet
+            new = investment_service.NewInvestment(
+                fund.id, investor.id, Decimal("10.00"), date(2024, 1, 15)
+            )
+            await investment_service.create_investment(uow.session, new, today=today())
+            importing = asyncio.create_task(cli(url, "import", "--input", str(tmp_path)))
+            await asyncio.sleep(0.5)  # let the import reach the row the API holds
+        result = await importing
+
+        assert result.exit_code == 3, result.output
+        [reason] = rejected_lines(read_report(tmp_path / "import-report.json"), path.name)[1]
+        assert reason["code"] == "HAS_DEPENDENTS"
+        async with db.read_session() as session:
+            kept = await session.get(type(target), target.id)
+            live = await session.scalars(select(Investment).where(Investment.deleted_at.is_(None)))
+            assert kept is not None
+            assert kept.deleted_at is None
+            assert len(live.all()) == 1
+
+    async def test_a_commitment_imported_during_a_delete_finds_the_investor_gone(
+        self, db: Database, url: str, tmp_path: Path
+    ) -> None:
+        fund, investor = await create_fund(db), await create_investor(db)
+        write_ndjson(
+            tmp_path / "investments.ndjson",
+            [investment_row({"id": str(fund.id)}, {"id": str(investor.id)})],
+        )
+
+        async with db.unit_of_work() as uow:  # the API's deleteInvestor, not committed yet
+            await deletion.delete_investor(uow.session, investor.id)
+            importing = asyncio.create_task(cli(url, "import", "--input", str(tmp_path)))
+            await asyncio.sleep(0.5)  # let the import reach the investor the API holds
+        result = await importing
+
+        assert result.exit_code == 3, result.output
+        report = read_report(tmp_path / "import-report.json")
+        [reason] = rejected_lines(report, "investments.ndjson")[1]
+        assert (reason["code"], reason["field"]) == ("NOT_FOUND", "investor_id")
+        assert await ids_in(db, Investment) == set()
 
 
 # --- resume ----------------------------------------------------------------------------------
