@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from graphql_api.auth.principal import WRITERS
@@ -95,9 +96,9 @@ class FundMutations:
         except DomainError as error:
             return UpdateFundPayload(fund=None, errors=user_errors(error))
 
-        async def update(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
+        async def update(session: AsyncSession, key: uuid.UUID) -> FundModel:
             return await fund_service.update_fund(
-                uow.session,
+                session,
                 key,
                 changes,
                 expected_version=input.expected_version,
@@ -118,10 +119,7 @@ class FundMutations:
     async def delete_fund(
         self, info: Info[Context, None], input: Annotated[DeleteFundInput, INPUT]
     ) -> DeleteFundPayload:
-        async def delete(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
-            return await deletion.delete_fund(uow.session, key)
-
-        fund, errors = await on_record(info, input.id, TYPE_NAME, delete)
+        fund, errors = await on_record(info, input.id, TYPE_NAME, deletion.delete_fund)
         return DeleteFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)
 
     @strawberry.mutation(
@@ -134,8 +132,5 @@ class FundMutations:
     async def restore_fund(
         self, info: Info[Context, None], input: Annotated[RestoreFundInput, INPUT]
     ) -> RestoreFundPayload:
-        async def restore(uow: UnitOfWork, key: uuid.UUID) -> FundModel:
-            return await deletion.restore_fund(uow.session, key)
-
-        fund, errors = await on_record(info, input.id, TYPE_NAME, restore)
+        fund, errors = await on_record(info, input.id, TYPE_NAME, deletion.restore_fund)
         return RestoreFundPayload(fund=Fund.from_row(fund) if fund else None, errors=errors)

@@ -304,14 +304,23 @@ async def reserve_commitment(session: AsyncSession, fund: Fund, amount: Decimal)
         raise NotFoundError.single(ErrorCode.NOT_FOUND, "Fund not found.", "fund_id")
     if fund.status is FundStatus.CLOSED:
         raise FundClosedError.single(ErrorCode.FUND_CLOSED, "Fund is closed.", "fund_id")
-    if fund.hard_cap_usd is None:
-        remaining = MAX_FUND_SIZE_USD - fund.committed_usd
-        reason = f"the largest total a fund may hold ({MAX_FUND_SIZE_USD:,.0f})"
-    else:
-        remaining = fund.hard_cap_usd - fund.committed_usd
-        reason = "the fund's hard cap"
-    raise HardCapExceededError.single(
-        ErrorCode.HARD_CAP_EXCEEDED,
-        f"Commitment of {amount:.2f} exceeds {reason}; {remaining:.2f} remains.",
-        "amount_usd",
+    raise HardCapExceededError([hard_cap_refusal(amount, fund.hard_cap_usd, fund.committed_usd)])
+
+
+def room_under_cap(hard_cap: Decimal | None, committed: Decimal) -> Decimal:
+    """What a fund can still take: up to its hard cap, or up to the largest fund size
+    (which keeps the total within what the column can hold)."""
+    return (MAX_FUND_SIZE_USD if hard_cap is None else hard_cap) - committed
+
+
+def hard_cap_refusal(amount: Decimal, hard_cap: Decimal | None, committed: Decimal) -> Violation:
+    """HARD_CAP_EXCEEDED for `amount` on top of `committed`, saying how much remains
+    (the API's single and bulk commitments, and the importer, refuse with this)."""
+    reason = (
+        "the fund's hard cap"
+        if hard_cap is not None
+        else f"the largest total a fund may hold ({MAX_FUND_SIZE_USD:,.0f})"
     )
+    remaining = room_under_cap(hard_cap, committed)
+    message = f"Commitment of {amount:.2f} exceeds {reason}; {remaining:.2f} remains."
+    return Violation(ErrorCode.HARD_CAP_EXCEEDED, message, ("amount_usd",))

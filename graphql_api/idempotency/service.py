@@ -10,9 +10,10 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from graphql_api.errors import DomainError, ErrorCode
 from graphql_api.idempotency import repository
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 KEY_LIFETIME = timedelta(hours=24)
 MAX_PRINCIPAL_ID_LENGTH = 64
@@ -126,6 +128,26 @@ async def remember(session: AsyncSession, claim: Claim, result: dict[str, Any]) 
     """Store what the claimed request produced; it commits with the change itself."""
     assert claim.row_id is not None, "only the owner of a key stores its result"
     await repository.store_result(session, claim.row_id, result)
+
+
+async def once(
+    session: AsyncSession,
+    keyed: KeyedRequest | None,
+    run: Callable[[], Awaitable[R]],
+    *,
+    record: Callable[[R], dict[str, Any]],
+    replay: Callable[[dict[str, Any]], Awaitable[R]],
+) -> R:
+    """`run()` at most once per key: the first request runs it and stores `record(result)`
+    with its change; a repeat gets `replay(stored)` instead. Without a key, just `run()`."""
+    if keyed is None:
+        return await run()
+    taken = await claim(session, keyed, now=utcnow())
+    if taken.replay is not None:
+        return await replay(taken.replay)
+    result = await run()
+    await remember(session, taken, record(result))
+    return result
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

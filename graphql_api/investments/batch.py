@@ -24,12 +24,12 @@ from graphql_api.db.models import FundStatus, Investment
 from graphql_api.db.types import utcnow
 from graphql_api.errors import DomainError, ErrorCode, Violation
 from graphql_api.events.records import EventType
+from graphql_api.funds import service as fund_service
 from graphql_api.idempotency import service as idempotency
 from graphql_api.idempotency.service import KeyedRequest
 from graphql_api.investments import repository, service
 from graphql_api.investments.service import NewInvestment, check_amount_and_date
 from graphql_api.investors import service as investor_service
-from graphql_api.money import MAX_FUND_SIZE_USD
 
 MAX_BATCH_SIZE = 1000
 
@@ -66,13 +66,14 @@ async def create_investments(
     counts the earlier items of the batch). `atomic`: any invalid item raises
     BatchRefusedError and nothing commits; otherwise the valid items commit.
     """
-    claim = await idempotency.claim(session, keyed, now=utcnow()) if keyed else None
-    if claim is not None and claim.replay is not None:
-        return await _replayed_batch(session, claim.replay)
-    outcome = await _create_batch(session, batch, atomic=atomic, today=today)
-    if claim is not None:
-        await idempotency.remember(session, claim, _batch_record(outcome))
-    return outcome
+
+    async def create() -> BatchOutcome:
+        return await _create_batch(session, batch, atomic=atomic, today=today)
+
+    async def replay(stored: dict[str, Any]) -> BatchOutcome:
+        return await _replayed_batch(session, stored)
+
+    return await idempotency.once(session, keyed, create, record=_batch_record, replay=replay)
 
 
 async def _create_batch(
@@ -127,16 +128,10 @@ def _item_problems(
 
 def _hard_cap_problems(amount: Decimal, fund: AnyRow, planned: Decimal) -> list[Violation]:
     """The room left under the cap (or the largest fund size) after the earlier items."""
-    if fund.hard_cap_usd is None:
-        remaining = MAX_FUND_SIZE_USD - fund.committed_usd - planned
-        reason = f"the largest total a fund may hold ({MAX_FUND_SIZE_USD:,.0f})"
-    else:
-        remaining = fund.hard_cap_usd - fund.committed_usd - planned
-        reason = "the fund's hard cap"
-    if amount <= remaining:
+    committed = fund.committed_usd + planned
+    if amount <= fund_service.room_under_cap(fund.hard_cap_usd, committed):
         return []
-    message = f"Commitment of {amount:.2f} exceeds {reason}; {remaining:.2f} remains."
-    return [Violation(ErrorCode.HARD_CAP_EXCEEDED, message, ("amount_usd",))]
+    return [fund_service.hard_cap_refusal(amount, fund.hard_cap_usd, committed)]
 
 
 def _at_item(index: int, violation: Violation) -> Violation:

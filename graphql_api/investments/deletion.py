@@ -29,7 +29,7 @@ from graphql_api.investors import service as investor_service
 async def delete_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
     """Soft-delete a fund that has no live investments (HAS_DEPENDENTS otherwise)."""
     fund = await fund_service.lock_fund(session, fund_id)
-    if await repository.has_live(session, "fund", fund.id):
+    if await repository.with_live(session, "fund", [fund.id]):
         raise HasDependentsError.single(
             ErrorCode.HAS_DEPENDENTS,
             "Fund still has live investments; delete them first.",
@@ -53,12 +53,12 @@ async def restore_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
 async def delete_investor(session: AsyncSession, investor_id: uuid.UUID) -> Investor:
     """Soft-delete an investor that has no live investments (HAS_DEPENDENTS otherwise).
 
-    The row lock also makes a concurrent createInvestment for this investor wait
-    (it reads the investor FOR SHARE): either its commitment is committed first
-    and this refuses with HAS_DEPENDENTS, or it finds the investor gone.
+    The row lock conflicts with the FOR KEY SHARE hold a createInvestment takes on
+    its investor (`db.locking.hold_live`): either that commitment is committed
+    first and this refuses with HAS_DEPENDENTS, or it finds the investor gone.
     """
     investor = await investor_service.lock_investor(session, investor_id)
-    if await repository.has_live(session, "investor", investor.id):
+    if await repository.with_live(session, "investor", [investor.id]):
         raise HasDependentsError.single(
             ErrorCode.HAS_DEPENDENTS,
             "Investor still has live investments; delete them first.",

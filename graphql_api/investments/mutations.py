@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from typing import Annotated
 
@@ -10,7 +9,6 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.auth.principal import WRITERS
-from graphql_api.db.models import Investment as InvestmentModel
 from graphql_api.db.session import UnitOfWork
 from graphql_api.errors import DomainError
 from graphql_api.idempotency import service as idempotency
@@ -265,10 +263,7 @@ class InvestmentMutations:
     async def delete_investment(
         self, info: Info[Context, None], input: Annotated[DeleteInvestmentInput, INPUT]
     ) -> DeleteInvestmentPayload:
-        async def delete(uow: UnitOfWork, key: uuid.UUID) -> InvestmentModel:
-            return await deletion.delete_investment(uow.session, key)
-
-        investment, errors = await on_record(info, input.id, TYPE_NAME, delete)
+        investment, errors = await on_record(info, input.id, TYPE_NAME, deletion.delete_investment)
         return DeleteInvestmentPayload(
             investment=Investment.from_row(investment, info.context.loaders)
             if investment
@@ -287,10 +282,7 @@ class InvestmentMutations:
     async def restore_investment(
         self, info: Info[Context, None], input: Annotated[RestoreInvestmentInput, INPUT]
     ) -> RestoreInvestmentPayload:
-        async def restore(uow: UnitOfWork, key: uuid.UUID) -> InvestmentModel:
-            return await deletion.restore_investment(uow.session, key)
-
-        investment, errors = await on_record(info, input.id, TYPE_NAME, restore)
+        investment, errors = await on_record(info, input.id, TYPE_NAME, deletion.restore_investment)
         return RestoreInvestmentPayload(
             investment=Investment.from_row(investment, info.context.loaders)
             if investment

@@ -435,11 +435,12 @@ async def release_commitment(session: AsyncSession, fund_id: uuid.UUID, amount: 
     return (await session.execute(statement)).scalar_one()
 
 
-async def has_live(session: AsyncSession, parent: Parent, parent_id: uuid.UUID) -> bool:
-    """Whether a fund or an investor still has live (not deleted) commitments."""
+async def with_live(
+    session: AsyncSession, parent: Parent, parent_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these funds or investors still have live (not deleted) commitments."""
+    column = _PARENT_COLUMNS[parent]
     statement = (
-        select(Investment.id)
-        .where(_PARENT_COLUMNS[parent] == parent_id, Investment.deleted_at.is_(None))
-        .limit(1)
+        select(column).where(column.in_(parent_ids), Investment.deleted_at.is_(None)).distinct()
     )
-    return (await session.execute(statement)).first() is not None
+    return set((await session.execute(statement)).scalars())

@@ -8,7 +8,7 @@ valid → the hard cap is not exceeded → persist.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphql_api.auth.principal import EVERYTHING, Viewer
 from graphql_api.db.keyset import Ordering, Page, Window
 from graphql_api.db.models import FundStatus, Investment, InvestorType
-from graphql_api.db.types import utcnow
 from graphql_api.errors import (
     ErrorCode,
     FundClosedError,
@@ -177,18 +176,32 @@ async def create_investment_once(
     session: AsyncSession, new: NewInvestment, *, today: date, keyed: KeyedRequest | None
 ) -> Created:
     """`create_investment`, except that a request repeated with its key returns the original."""
-    if keyed is None:
+
+    async def create() -> Created:
         return Created(await create_investment(session, new, today=today))
-    claim = await idempotency.claim(session, keyed, now=utcnow())
-    if claim.replay is not None:
-        [stored_id] = claim.replay["investmentIds"]
-        stored = await repository.get_many(session, [uuid.UUID(stored_id)])
-        if not stored:
+
+    async def replay(stored: dict[str, Any]) -> Created:
+        [stored_id] = stored["investmentIds"]
+        found = await repository.get_many(session, [uuid.UUID(stored_id)])
+        if not found:
             raise NotFoundError.single(ErrorCode.NOT_FOUND, REPLAYED_BUT_DELETED, "idempotency_key")
-        return Created(stored[uuid.UUID(stored_id)], replayed=True)
-    investment = await create_investment(session, new, today=today)
-    await idempotency.remember(session, claim, {"investmentIds": [str(investment.id)]})
-    return Created(investment)
+        return Created(found[uuid.UUID(stored_id)], replayed=True)
+
+    return await idempotency.once(
+        session,
+        keyed,
+        create,
+        record=lambda created: {"investmentIds": [str(created.investment.id)]},
+        replay=replay,
+    )
+
+
+async def with_live_investments(
+    session: AsyncSession, parent: Parent, parent_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The funds or investors among these that still have live commitments (which keep
+    them from being deleted: HAS_DEPENDENTS)."""
+    return await repository.with_live(session, parent, parent_ids) if parent_ids else set()
 
 
 async def investments_by_ids(

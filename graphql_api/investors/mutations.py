@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from graphql_api.auth.principal import WRITERS
@@ -97,9 +98,9 @@ class InvestorMutations:
         except DomainError as error:
             return UpdateInvestorPayload(investor=None, errors=user_errors(error))
 
-        async def update(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
+        async def update(session: AsyncSession, key: uuid.UUID) -> InvestorModel:
             return await investor_service.update_investor(
-                uow.session, key, changes, expected_version=input.expected_version
+                session, key, changes, expected_version=input.expected_version
             )
 
         investor, errors = await on_record(info, input.id, TYPE_NAME, update)
@@ -119,10 +120,7 @@ class InvestorMutations:
     async def delete_investor(
         self, info: Info[Context, None], input: Annotated[DeleteInvestorInput, INPUT]
     ) -> DeleteInvestorPayload:
-        async def delete(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
-            return await deletion.delete_investor(uow.session, key)
-
-        investor, errors = await on_record(info, input.id, TYPE_NAME, delete)
+        investor, errors = await on_record(info, input.id, TYPE_NAME, deletion.delete_investor)
         return DeleteInvestorPayload(
             investor=Investor.from_row(investor, info.context.viewer) if investor else None,
             errors=errors,
@@ -138,10 +136,7 @@ class InvestorMutations:
     async def restore_investor(
         self, info: Info[Context, None], input: Annotated[RestoreInvestorInput, INPUT]
     ) -> RestoreInvestorPayload:
-        async def restore(uow: UnitOfWork, key: uuid.UUID) -> InvestorModel:
-            return await deletion.restore_investor(uow.session, key)
-
-        investor, errors = await on_record(info, input.id, TYPE_NAME, restore)
+        investor, errors = await on_record(info, input.id, TYPE_NAME, deletion.restore_investor)
         return RestoreInvestorPayload(
             investor=Investor.from_row(investor, info.context.viewer) if investor else None,
             errors=errors,

@@ -11,6 +11,7 @@ from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.auth.principal import EVERYTHING, Viewer
+from graphql_api.db import locking
 from graphql_api.db.filtering import all_conditions, deleted_conditions
 from graphql_api.db.keyset import AnyRow, Ordering, Page, Sortable, Window, paginate, to_page
 from graphql_api.db.models import Investor
@@ -124,22 +125,9 @@ async def get_for_update(
 
 
 async def hold_live(session: AsyncSession, investor_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these investors are live, each kept so until the transaction ends.
-
-    FOR KEY SHARE conflicts only with the FOR UPDATE a soft delete takes: a delete
-    that holds the row makes this wait, and the row then no longer qualifies
-    (PostgreSQL re-checks the condition); a delete that comes later waits for our
-    commitment and then sees it. Shared holds never wait for one another; an
-    updateInvestor (which locks the row FOR UPDATE too) and commitments to the same
-    investor take turns. Sorted, so lockers meet rows in one order.
-    """
-    statement = (
-        select(Investor.id)
-        .where(Investor.id.in_(sorted(investor_ids)), Investor.deleted_at.is_(None))
-        .order_by(Investor.id)
-        .with_for_update(read=True, key_share=True)
-    )
-    return set((await session.execute(statement)).scalars())
+    """Which of these investors are live, kept so until the transaction ends (see
+    `db.locking.hold_live`: a concurrent soft delete waits, or is waited for)."""
+    return await locking.hold_live(session, Investor, investor_ids)
 
 
 async def email_holder(

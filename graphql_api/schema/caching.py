@@ -15,26 +15,13 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from graphql_api.observability import metrics
 from graphql_api.schema.persisted import PinnedDocuments
-from graphql_api.schema.traffic import shape_errors
+from graphql_api.schema.traffic import limit_errors
 
 
 def _pinned(execution_context: Any) -> PinnedDocuments | None:
     runtime = getattr(execution_context.context, "runtime", None)
     traffic = getattr(runtime, "traffic", None)
     return getattr(traffic, "pinned", None)
-
-
-def _past_the_limits(execution_context: Any) -> list[GraphQLError]:
-    """The operation limits a document breaks, measured before it is validated: validating
-    a hostile document within the token limit (hundreds of fields with the same name)
-    costs far more than measuring it."""
-    runtime = getattr(execution_context.context, "runtime", None)
-    policy = getattr(runtime, "traffic", None)
-    document = execution_context.graphql_document
-    if policy is None or document is None:
-        return []
-    shape = policy.shape_of(document, execution_context.operation_name)
-    return shape_errors(shape, policy.limits) if shape is not None else []
 
 
 class DocumentCache(ParserCache):
@@ -97,13 +84,16 @@ class PinnedValidationCache(ValidationCache):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
+        # The operation limits come first, pinned documents included: validating a
+        # hostile document within the token limit (hundreds of fields with the same
+        # name) costs far more than measuring it.
+        if refusals := limit_errors(context):
+            context.pre_execution_errors = refusals
+            yield
+            return
         pinned = _pinned(context)
         if pinned is not None and pinned.is_validated(context.graphql_document):
             context.pre_execution_errors = []
-            yield
-            return
-        if refusals := _past_the_limits(context):
-            context.pre_execution_errors = refusals  # validating it could take seconds
             yield
             return
         context.pre_execution_errors = self._validate(

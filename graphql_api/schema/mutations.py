@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from graphql_api.audit.recorder import AUDIT_CONTEXT, AuditContext
@@ -59,15 +60,16 @@ async def on_record(
     info: Info[Context, None],
     global_id: str,
     type_name: str,
-    action: Callable[[UnitOfWork, uuid.UUID], Awaitable[T]],
+    action: Callable[[AsyncSession, uuid.UUID], Awaitable[T]],
 ) -> tuple[T | None, list[UserError]]:
-    """`in_unit_of_work` for a mutation on the record a global ID names: an ID that
-    names no `type_name` (malformed, or of another type) is NOT_FOUND on `id`."""
+    """`in_unit_of_work` for a mutation on the record a global ID names: `action(session,
+    key)` (a use case such as `deletion.delete_fund`), or NOT_FOUND on `id` when the ID
+    names no `type_name` (malformed, or of another type)."""
     key = key_of(global_id, type_name)
 
     async def run(uow: UnitOfWork) -> T:
         if key is None:
             raise NotFoundError.single(ErrorCode.NOT_FOUND, f"{type_name} not found.", "id")
-        return await action(uow, key)
+        return await action(uow.session, key)
 
     return await in_unit_of_work(info, run)

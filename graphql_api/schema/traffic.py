@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,22 +156,24 @@ def shape_errors(shape: Shape | str, limits: OperationLimits) -> list[GraphQLErr
     ]
 
 
+def limit_errors(execution_context: Any) -> list[GraphQLError]:
+    """The operation limits a document breaks (QUERY_TOO_COMPLEX), measured once per
+    document. Checked by the validation cache before it validates (caching.py)."""
+    policy = _policy(execution_context)
+    document = execution_context.graphql_document
+    if policy is None or document is None:
+        return []
+    shape = policy.shape_of(document, execution_context.operation_name)
+    return shape_errors(shape, policy.limits) if shape is not None else []
+
+
 class TrafficControl(SchemaExtension):
-    """Refuse operations past the limits, charge their cost, report it (module docstring)."""
+    """Refuse operations past the cost limit, charge their cost, report it (module
+    docstring); the shape limits are refused before validation (`limit_errors`)."""
 
     def __init__(self) -> None:
         self._charge: tuple[str, BucketLimits, int] | None = None
         self._cost: dict[str, Any] | None = None
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        policy = _policy(context)
-        document = context.graphql_document
-        if policy is not None and document is not None:
-            shape = policy.shape_of(document, context.operation_name)
-            if shape is not None and (errors := shape_errors(shape, policy.limits)):
-                context.pre_execution_errors = errors
-        yield
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_api.db.base import Base
+from graphql_api.db.errors import database_reason
 from graphql_api.db.models import Fund, Investment, Investor
 from graphql_api.db.session import SQLITE_WRITE_OPTION
 from graphql_api.money import from_cents
@@ -115,8 +116,7 @@ async def write(engine: AsyncEngine, data: DataSet, *, progress: Progress | None
     try:
         await _write(engine, data, progress)
     except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise SeedFailedError(reason) from error
+        raise SeedFailedError(database_reason(error)) from error
 
 
 async def _write(engine: AsyncEngine, data: DataSet, progress: Progress | None) -> None:
@@ -206,7 +206,7 @@ async def _copy(connection: AsyncConnection, table: str, rows: Iterable[tuple[An
     try:
         await driver.copy_records_to_table(table, records=rows, columns=list(_COLUMNS[table]))
     except asyncpg.PostgresError as error:  # the driver's own: SQLAlchemy did not run this
-        raise SeedFailedError(str(error)) from error
+        raise SeedFailedError(database_reason(error)) from error
 
 
 def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:

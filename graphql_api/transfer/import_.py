@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.audit.recorder import AUDIT_CONTEXT, AuditContext
+from graphql_api.db.errors import database_reason
 from graphql_api.db.session import Database
 from graphql_api.transfer import store
 from graphql_api.transfer.checkpoint import CHECKPOINT_NAME, Checkpoint
@@ -117,11 +118,6 @@ _AS_OPERATOR: dict[str, object] = {
 }
 
 
-def _reason(error: Exception) -> str:
-    """The database's own message, first line only (no SQL, no parameters)."""
-    return str(getattr(error, "orig", None) or error).splitlines()[0][:300]
-
-
 def _batches(items: Iterable[T], size: int) -> Iterator[tuple[list[T], bool]]:
     """Lists of `size` items, each with whether it is the last one."""
     iterator = iter(items)
@@ -156,7 +152,8 @@ class _Importer:
         database = db.engine.url.render_as_string(hide_password=True)
         self.checkpoint = Checkpoint(options.checkpoint_path, database)
         self.touched: set[uuid.UUID] = set()
-        """Funds whose investments this run inserted: their totals are recomputed at the end."""
+        """Funds whose commitments this run wrote (new, deleted or restored): their totals
+        are recomputed at the end."""
         self.settled = False
 
     async def run(self) -> ImportResult:
@@ -297,7 +294,7 @@ class _Importer:
                     uow.session, self.touched, lock=not self.db.is_sqlite
                 )
         except SQLAlchemyError as error:
-            message = f"Could not recompute the committed totals: {_reason(error)}. "
+            message = f"Could not recompute the committed totals: {database_reason(error)}. "
             message += "Every batch is committed; run the same command again to finish."
             self._write_report(stopped=message)
             raise ImportStoppedError(message) from error
@@ -306,7 +303,7 @@ class _Importer:
     def _stop(
         self, file: InputFile, records: Sequence[RawRow], error: Exception
     ) -> ImportStoppedError:
-        reason = _reason(error)
+        reason = database_reason(error)
         done = self.checkpoint.committed_line(file)
         message = (
             f"Stopped in {file.name} at lines {records[0].line}-{records[-1].line} "

@@ -29,12 +29,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphql_api.db import locking
 from graphql_api.db.models import Fund, Investor
 from graphql_api.errors import DomainError, ErrorCode, Violation
 from graphql_api.funds import service as fund_service
 from graphql_api.investments import service as investment_service
 from graphql_api.investors import service as investor_service
-from graphql_api.money import MAX_FUND_SIZE_USD
 from graphql_api.transfer import store
 from graphql_api.transfer.rows import Outcome, Row, check_version, invalid, replacement
 from graphql_api.validation import check_money, clean_name
@@ -113,8 +113,8 @@ class FundRules:
         current = await store.funds_by_ids(session, {row.id for row in rows})
         leaving = {row.id for row in rows if _becomes_deleted(row.values, current.get(row.id))}
         if leaving and self.state.writing:
-            await store.lock_rows(session, Fund, leaving)
-        busy = await store.with_live_investments(session, "fund_id", leaving) if leaving else set()
+            await locking.lock_for_update(session, Fund, leaving)
+        busy = await investment_service.with_live_investments(session, "fund", leaving)
         return [self._decide(row, current.get(row.id), row.id in busy) for row in rows]
 
     def _decide(self, row: Row, current: Any, busy: bool) -> Outcome:
@@ -179,10 +179,10 @@ class InvestorRules:
         live = {investor.id for investor in found if investor.deleted_at is None}
         deleting = any(row.values["deleted_at"] is not None for row in rows)
         if deleting and live and self.state.writing:
-            await store.lock_rows(session, Investor, live)
+            await locking.lock_for_update(session, Investor, live)
         busy = (
-            await store.with_live_investments(session, "investor_id", live)
-            if deleting and live
+            await investment_service.with_live_investments(session, "investor", live)
+            if deleting
             else set()
         )
         return [
@@ -271,11 +271,11 @@ class InvestmentRules:
         fund_ids = {row.values["fund_id"] for row in live_rows} & self.state.rooms.keys()
         investor_ids = {self._investor(row) for row in live_rows} & self.state.investors
         if fund_ids:
-            held = await store.hold_live(session, Fund, fund_ids)
+            held = await locking.hold_live(session, Fund, fund_ids)
             for fund_id in fund_ids:
                 self.state.rooms[fund_id].deleted = fund_id not in held
         if investor_ids:
-            held = await store.hold_live(session, Investor, investor_ids)
+            held = await locking.hold_live(session, Investor, investor_ids)
             self.state.deleted_investors -= held
             self.state.deleted_investors |= investor_ids - held
 
@@ -376,13 +376,7 @@ class InvestmentRules:
     def _reserve(self, fund_id: uuid.UUID, amount: Decimal) -> list[Violation]:
         """The hard-cap rule of `reserve_commitment`, against the running total of this import."""
         room = self.state.rooms[fund_id]
-        limit = MAX_FUND_SIZE_USD if room.cap is None else room.cap
-        if room.total + amount > limit:
-            reason = "the fund's hard cap" if room.cap is not None else "the largest fund total"
-            message = (
-                f"Commitment of {amount:.2f} exceeds {reason}; "
-                f"{limit - room.total:.2f} remains after the rows before it."
-            )
-            return [Violation(ErrorCode.HARD_CAP_EXCEEDED, message, ("amount_usd",))]
+        if amount > fund_service.room_under_cap(room.cap, room.total):
+            return [fund_service.hard_cap_refusal(amount, room.cap, room.total)]
         room.total += amount
         return []

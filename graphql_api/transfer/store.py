@@ -94,44 +94,6 @@ async def deleted_investor_ids(
     return set(found), {investor_id for investor_id, deleted in found.items() if deleted}
 
 
-async def lock_rows(
-    session: AsyncSession, model: type[Fund] | type[Investor], ids: Collection[uuid.UUID]
-) -> None:
-    """Lock rows about to become deleted FOR UPDATE, in id order (as deleteFund and
-    deleteInvestor do): a commitment being made to one of them is waited for, so the
-    check for live investments that follows sees it. No-op on SQLite (one writer)."""
-    key = model.id
-    await session.execute(select(key).where(key.in_(sorted(ids))).order_by(key).with_for_update())
-
-
-async def hold_live(
-    session: AsyncSession, model: type[Fund] | type[Investor], ids: Collection[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of these funds or investors are live, kept so until the batch commits
-    (FOR KEY SHARE, as createInvestment holds its investor): a concurrent delete waits
-    for the batch and then sees its commitments, or the batch sees the row deleted."""
-    key = model.id
-    statement = (
-        select(key)
-        .where(key.in_(sorted(ids)), model.deleted_at.is_(None))
-        .order_by(key)
-        .with_for_update(read=True, key_share=True)
-    )
-    return set(await session.scalars(statement))
-
-
-async def with_live_investments(
-    session: AsyncSession, column: str, ids: Collection[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of these funds (`column` "fund_id") or investors ("investor_id") have live
-    investments in the database."""
-    key = getattr(Investment, column)
-    rows = await session.scalars(
-        select(key).where(key.in_(ids), Investment.deleted_at.is_(None)).distinct()
-    )
-    return set(rows)
-
-
 async def insert_rows(session: AsyncSession, table: str, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         connection = await session.connection()
